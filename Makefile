@@ -1,0 +1,54 @@
+# Logit-lens feature catalog. `make demo` builds the demo catalog (and serves the browser);
+# `make test` runs the tests. Everything installs into .venv on first use.
+
+PYTHON      ?= python3
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+# The CPU build of torch is pinned so that pip does not fetch a multi-GB CUDA build;
+# on a GPU machine use e.g. `make install TORCH_SPEC=torch`.
+TORCH_SPEC  ?= torch==2.13.0
+# NLTK data (tagger, names corpus) beside the checkout when it exists; setup downloads it elsewhere.
+SHARED_NLTK := $(abspath ../shared/nltk_data)
+NLTK_DATA   ?= $(if $(wildcard $(SHARED_NLTK)),$(SHARED_NLTK),$(abspath .cache/nltk_data))
+export NLTK_DATA
+
+DB          ?= catalog.duckdb
+DEMO_DB     ?= demo.duckdb
+RELEASE     ?= gpt2-small-res-jb
+SAE_IDS     ?=
+SAE_DIRS    ?=
+MODEL       ?=
+DEVICE      ?= auto
+FEATURES    ?= 24576
+INGEST_ARGS ?=
+
+.PHONY: install demo ingest test bench app clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m ingest.token_sets.nltk_data
+	touch $@
+
+demo: install
+	$(PY) -m ingest demo --db $(DEMO_DB) --device $(DEVICE)
+
+# Add SAEs to a catalog: a release (all SAEs, or SAE_IDS="id1 id2"), or local SAELens folders
+# (SAE_DIRS="dir1 dir2" with MODEL=hub-id-or-folder).
+ingest: install
+	$(PY) -m ingest run --db $(DB) --device $(DEVICE) \
+	  $(if $(SAE_DIRS),$(foreach d,$(SAE_DIRS),--sae-dir $(d)) --model $(MODEL),--release $(RELEASE) $(foreach s,$(SAE_IDS),--sae-id $(s)) $(if $(MODEL),--model $(MODEL))) \
+	  $(INGEST_ARGS)
+
+test: install
+	$(PY) -m pytest -q
+
+bench: install
+	$(PY) -m ingest.bench --features $(FEATURES) --device $(DEVICE)
+
+clean:
+	rm -rf $(VENV) .pytest_cache $(DEMO_DB)

@@ -1,0 +1,168 @@
+"""The write API that ingest uses. Every SAE goes in as one transaction: a crash or an error
+leaves the catalog exactly as it was before that SAE.
+
+Rows arrive as Arrow tables whose column names match `sql/schema.sql`; Arrow keeps the
+multi-million-row writes (enrichment, top tokens) columnar end to end.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+
+import duckdb
+import pyarrow as pa
+
+from catalog.errors import CatalogError
+
+# Tables keyed by sae_id that make up one SAE's analysis, in the order they are written.
+SAE_TABLES = ("features", "decoder", "feature_tokens", "enrichment")
+
+
+@dataclass(frozen=True)
+class SaeRecord:
+    """One row of `saes`."""
+
+    sae_id: str
+    release: str
+    sae_name: str
+    hook_name: str
+    layer: int
+    model_name: str
+    d_in: int
+    d_sae: int
+    neuronpedia_id: str | None
+    source: str
+    weights_fingerprint: str
+    analysis_version: int
+    has_sparsity: bool
+    cfg_json: str
+    run_id: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """One row of `models`."""
+
+    model_name: str
+    d_model: int
+    d_vocab: int
+    source: str
+    processing: str
+    fingerprint: str
+    run_id: str
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table_name: str, rows: pa.Table,
+            constants: Mapping[str, str] | None = None) -> None:
+    """Append `rows`, adding each of `constants` (e.g. sae_id) as a column of every row."""
+    # table_name and the constants' names come from this module, never from a user; values are bound.
+    constants = dict(constants or {})
+    extra = "".join(f"${name}::VARCHAR AS {name}, " for name in constants)
+    con.register("incoming_rows", rows)
+    try:
+        con.execute(f"INSERT INTO {table_name} BY NAME SELECT {extra}* FROM incoming_rows", constants)
+    finally:
+        con.unregister("incoming_rows")
+
+
+def insert_record(con: duckdb.DuckDBPyConnection, table_name: str, record: Mapping[str, object]) -> None:
+    insert_rows(con, table_name, pa.Table.from_pylist([dict(record)]))
+
+
+def sae_is_current(con: duckdb.DuckDBPyConnection, sae_id: str, weights_fingerprint: str, analysis_version: int) -> bool:
+    """True when the catalog already holds this SAE from the same weights and analysis version."""
+    row = con.execute(
+        "SELECT count(*) FROM saes WHERE sae_id = $sae_id AND weights_fingerprint = $fingerprint"
+        " AND analysis_version = $version",
+        {"sae_id": sae_id, "fingerprint": weights_fingerprint, "version": analysis_version},
+    ).fetchone()
+    return bool(row[0])
+
+
+def model_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """model_name -> fingerprint of its stored unembedding, for every model in the catalog."""
+    return dict(con.execute("SELECT model_name, fingerprint FROM models").fetchall())
+
+
+def write_model(con: duckdb.DuckDBPyConnection, model: ModelRecord, tokens: pa.Table, unembed: pa.Table) -> bool:
+    """Store a model's vocabulary and unembedding once; returns False when it was already there.
+
+    A different unembedding under a known name would silently invalidate every stored SAE of that
+    model, so it is refused.
+    """
+    stored = model_fingerprints(con).get(model.model_name)
+    if stored == model.fingerprint:
+        return False
+    if stored is not None:
+        raise CatalogError(
+            f"model {model.model_name!r} is already in the catalog with a different unembedding "
+            f"(fingerprint {stored[:12]} there, {model.fingerprint[:12]} now); ingest it under another "
+            "name with --model-name, or into a new --db"
+        )
+    with transaction(con):
+        insert_record(con, "models", asdict(model))
+        insert_rows(con, "tokens", tokens, {"model_name": model.model_name})
+        insert_rows(con, "unembed", unembed, {"model_name": model.model_name})
+    return True
+
+
+def write_sae(con: duckdb.DuckDBPyConnection, record: SaeRecord, tables: Mapping[str, pa.Table]) -> None:
+    """Replace everything stored for `record.sae_id` with the given rows, atomically."""
+    unknown = set(tables) - set(SAE_TABLES)
+    if unknown:
+        raise ValueError(f"write_sae got tables {sorted(unknown)}; it writes only {SAE_TABLES}")
+    with transaction(con):
+        delete_sae_rows(con, record.sae_id)
+        insert_record(con, "saes", asdict(record))
+        for table_name in SAE_TABLES:
+            if table_name in tables:
+                insert_rows(con, table_name, tables[table_name], {"sae_id": record.sae_id})
+
+
+def delete_sae_rows(con: duckdb.DuckDBPyConnection, sae_id: str) -> None:
+    for table_name in (*SAE_TABLES, "saes"):
+        con.execute(f"DELETE FROM {table_name} WHERE sae_id = $sae_id", {"sae_id": sae_id})
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, project_version: str, analysis_version: int,
+              device: str, config: Mapping[str, object]) -> None:
+    """Record that a run began, so that every row it writes can point at its config."""
+    insert_record(con, "runs", {
+        "run_id": run_id,
+        "started_at": datetime.now(timezone.utc).replace(tzinfo=None),
+        "finished_at": None,
+        "project_version": project_version,
+        "analysis_version": analysis_version,
+        "device": device,
+        "config_json": json.dumps(dict(config), sort_keys=True, default=str),
+        "timings_json": None,
+        "status": "running",
+    })
+
+
+def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, timings: Mapping[str, object]) -> None:
+    con.execute(
+        "UPDATE runs SET finished_at = $finished_at, status = $status, timings_json = $timings WHERE run_id = $run_id",
+        {
+            "finished_at": datetime.now(timezone.utc).replace(tzinfo=None),
+            "status": status,
+            "timings": json.dumps(dict(timings), sort_keys=True, default=str),
+            "run_id": run_id,
+        },
+    )

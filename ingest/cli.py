@@ -1,0 +1,92 @@
+"""Command line: ``python -m ingest run|demo|sets``.
+
+Bad input ends with one line ``error: ...`` naming the input and the fix, and exit status 2;
+the catalog is left as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from catalog.errors import CatalogError
+from ingest.config import IngestConfig
+from ingest.device import DEVICE_CHOICES
+from ingest.errors import IngestInputError
+
+DEFAULT_DB = "catalog.duckdb"
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path, default=Path(DEFAULT_DB), help=f"catalog file (default {DEFAULT_DB})")
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where to compute (default auto: CUDA if present)")
+    parser.add_argument("--chunk-size", type=int, default=None, help="features per chunk; bounds memory (default 128 on CPU, 2048 on CUDA)")
+    parser.add_argument("--top-k", type=int, default=10, help="top and bottom tokens stored per feature (default 10)")
+    parser.add_argument("--force", action="store_true", help="recompute SAEs already in the catalog")
+    parser.add_argument("--token-sets", type=Path, default=None, help="extra token sets from a TOML or YAML file")
+    parser.add_argument("--no-enrichment", action="store_true", help="skip token set enrichment")
+    parser.add_argument("--null-directions", type=int, default=2048, help="random directions in the enrichment null (default 2048)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ingest", description="Build a logit-lens SAE feature catalog in DuckDB.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="ingest SAEs from a release or from SAELens folders")
+    run.add_argument("--model", help="hub id (e.g. gpt2) or local Hugging Face model folder; a --release brings its own")
+    run.add_argument("--model-name", help="the catalog's name for the model (default: the release's, or the folder name)")
+    run.add_argument("--release", help="a release from the registry, e.g. gpt2-small-res-jb")
+    run.add_argument("--sae-id", action="append", default=[], help="an SAE of the release (repeatable; default all)")
+    run.add_argument("--sae-dir", action="append", default=[], type=Path, help="an SAE folder in SAELens layout (repeatable)")
+    run.add_argument("--release-name", default="local", help="release name recorded for --sae-dir SAEs (default local)")
+    _add_common(run)
+    demo = commands.add_parser("demo", help="build the embedded demo catalog (no network needed)")
+    demo.add_argument("--cache-dir", type=Path, default=None, help="where the demo's model and SAE folders are written")
+    _add_common(demo)
+    commands.add_parser("releases", help="list the known releases and their SAEs")
+    return parser
+
+
+def _config(args: argparse.Namespace, **overrides: object) -> IngestConfig:
+    values = dict(db=args.db, device=args.device, chunk_size=args.chunk_size, top_k=args.top_k, force=args.force,
+                  token_sets_file=args.token_sets, enrichment=not args.no_enrichment, null_directions=args.null_directions)
+    return IngestConfig(**(values | overrides))
+
+
+def _cmd_run(args: argparse.Namespace) -> None:
+    from ingest.runner import IngestRunner
+
+    config = _config(args, model=args.model, model_name=args.model_name, release=args.release, sae_ids=args.sae_id,
+                     sae_dirs=args.sae_dir, release_name=args.release_name)
+    summary = IngestRunner(config).run()
+    print(f"run {summary.run_id}: {len(summary.written)} SAEs written, {len(summary.skipped)} already present, catalog {args.db}")
+
+
+def _cmd_demo(args: argparse.Namespace) -> None:
+    from ingest.demo_catalog import build_demo_catalog, demo_summary
+
+    build_demo_catalog(_config(args), args.cache_dir)
+    print(demo_summary(args.db))
+
+
+def _cmd_releases(args: argparse.Namespace) -> None:
+    from ingest.sources.registry import load_registry
+
+    for release in load_registry().values():
+        print(f"{release.name}  ({release.repo_id}, model {release.model_name}, {len(release.saes)} SAEs)")
+        for sae in release.saes:
+            print(f"    {sae.id:34s} layer {sae.layer:2d}  neuronpedia {sae.neuronpedia_id}")
+
+
+COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "releases": _cmd_releases}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except (IngestInputError, CatalogError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,90 @@
+"""Token set enrichment within an ingest run: the library, its calibration null, and the p/q-values.
+
+Three numbers qualify each (feature, set) score d:
+- ``p_value``: the KS asymptotic p-value with n_eff = k(V-k)/V. It assumes tokens are exchangeable,
+  which lexically coherent sets are not, so it is far too optimistic; keep it as a description.
+- ``p_null``: the fraction of random unit directions of the residual stream, pushed through the same
+  W_U, whose d for that set is at least as large ((1 + count) / (1 + N)). This is the calibrated one.
+- ``q_value``: Benjamini-Hochberg over p_null across all (feature, set) pairs of one SAE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import torch
+
+from catalog.token_set_store import TokenSetRow, load_null, sync_token_sets, write_null
+from ingest.analysis.enrichment import SetIndex, enrichment_scores, ks_p_values
+from ingest.analysis.null import benjamini_hochberg, null_d_values, p_null
+from ingest.sources.vocabulary import Vocabulary
+from ingest.token_sets import TokenSetLibrary, build_library
+
+CatalogOpener = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+
+
+@dataclass(frozen=True)
+class EnrichmentContext:
+    set_ids: np.ndarray          # [n_sets] catalog ids, in the order of the score columns
+    set_names: list[str]
+    index: SetIndex
+    null_sorted: np.ndarray      # [n_sets, n_directions] ascending
+
+    @property
+    def n_sets(self) -> int:
+        return len(self.set_ids)
+
+    def score(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return enrichment_scores(logits, self.index)
+
+    def significance(self, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """d [d_sae, n_sets] -> (p_value, p_null, q_value), each [d_sae, n_sets]."""
+        p_values = ks_p_values(d, self.index.set_sizes, self.index.vocab_size)
+        calibrated = p_null(d, self.null_sorted)
+        return p_values, calibrated, benjamini_hochberg(calibrated)
+
+
+def library_rows(library: TokenSetLibrary) -> list[TokenSetRow]:
+    return [TokenSetRow(name=s.name, family=s.family, definition=s.definition, token_ids=s.token_ids,
+                        dropped_words=tuple(s.dropped)) for s in library.sets]
+
+
+def build_token_sets(vocab: Vocabulary, user_file: Path | None) -> TokenSetLibrary:
+    library = build_library(vocab, user_file)
+    for warning in library.warnings:
+        print(f"warning: {warning}")
+    return library
+
+
+def prepare_enrichment(catalog: CatalogOpener, model_name: str, W_U: torch.Tensor, library: TokenSetLibrary,
+                       n_directions: int, seed: int, device: torch.device) -> EnrichmentContext:
+    """Sync the library into the catalog and load (or compute and store) its null distribution.
+
+    The catalog is opened only for the short reads and writes, never while the null is computed.
+    """
+    with catalog() as con:
+        sync = sync_token_sets(con, model_name, library_rows(library))
+        set_ids = np.array([sync.set_ids[s.name] for s in library.sets], dtype=np.int64)
+        stored = load_null(con, model_name, set_ids.tolist(), seed, n_directions)
+    if sync.changed:
+        print(f"token sets changed since they were stored: {', '.join(sync.changed)}; their old enrichment rows "
+              "were removed (recompute other SAEs with `python -m ingest sets --db ...`)")
+    index = SetIndex.build([s.token_ids for s in library.sets], W_U.shape[1])
+    missing = [i for i, set_id in enumerate(set_ids) if int(set_id) not in stored]
+    null_sorted = np.empty((len(set_ids), n_directions), dtype=np.float64)
+    for i, set_id in enumerate(set_ids):
+        if int(set_id) in stored:
+            null_sorted[i] = stored[int(set_id)]
+    if missing:
+        sub_index = SetIndex.build([library.sets[i].token_ids for i in missing], W_U.shape[1])
+        computed = null_d_values(W_U.to(device), sub_index, n_directions=n_directions, seed=seed)
+        null_sorted[missing] = computed
+        with catalog() as con:
+            write_null(con, model_name, set_ids[missing].tolist(), computed, seed)
+    return EnrichmentContext(set_ids=set_ids, set_names=[s.name for s in library.sets], index=index,
+                             null_sorted=null_sorted)

@@ -1,0 +1,194 @@
+"""The batch ingest job: ``IngestRunner(config).run()``.
+
+For each SAE: locate its folder (download for a release), load and validate it, analyse every
+feature in chunks on the chosen device, then write the whole SAE in one short transaction. The
+catalog's write lock is held only for those writes, so readers can browse while a run computes.
+SAEs already stored from the same weights and analysis version are skipped unless ``force``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import torch
+from tqdm.auto import tqdm
+
+from catalog import store
+from catalog.connect import open_for_write
+from ingest import tables
+from ingest.analysis.sae_analysis import analyze_sae
+from ingest.config import ANALYSIS_VERSION, DEFAULT_CHUNK_SIZE, IngestConfig
+from ingest.device import resolve_device
+from ingest.enrichment_stage import EnrichmentContext, build_token_sets, prepare_enrichment
+from ingest.errors import IngestInputError
+from ingest.sources.hub import download_sae_folder
+from ingest.sources.model import PROCESSING, LoadedModel, load_model
+from ingest.sources.registry import get_release
+from ingest.sources.sae import LoadedSae, load_sae_folder
+from ingest.version import project_version
+
+
+@dataclass(frozen=True)
+class SaeSource:
+    """Where one SAE comes from and what the catalog calls it."""
+
+    release: str
+    sae_name: str
+    neuronpedia_id: str | None
+    locate: Callable[[], Path]
+
+    @property
+    def sae_id(self) -> str:
+        return f"{self.release}/{self.sae_name}"
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    written: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _neuronpedia_id_from_cfg(sae: LoadedSae) -> str | None:
+    raw = sae.cfg.raw
+    value = raw.get("neuronpedia_id") or (raw.get("metadata") or {}).get("neuronpedia_id")
+    return str(value) if value else None
+
+
+class IngestRunner:
+    def __init__(self, config: IngestConfig) -> None:
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.chunk_size = config.chunk_size or DEFAULT_CHUNK_SIZE[self.device.type]
+        if self.chunk_size <= 0:
+            raise IngestInputError(f"--chunk-size {self.chunk_size} must be a positive number of features")
+
+    @contextmanager
+    def catalog(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived read-write connection (waits out other holders of the lock)."""
+        con = open_for_write(self.config.db)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def plan(self) -> tuple[list[SaeSource], str, str | None]:
+        """The SAEs to ingest, the model to load and its catalog name; validates names and folders."""
+        cfg = self.config
+        if bool(cfg.release) == bool(cfg.sae_dirs):
+            raise IngestInputError("give either --release NAME (with optional --sae-id) or one or more --sae-dir DIR, not both and not neither")
+        if cfg.release:
+            try:
+                release = get_release(cfg.release)
+                entries = release.select(cfg.sae_ids)
+            except KeyError as error:
+                raise IngestInputError(error.args[0]) from error
+            sources = [SaeSource(release.name, e.id, e.neuronpedia_id,
+                                 (lambda e=e: download_sae_folder(release, e))) for e in entries]
+            return sources, cfg.model or release.hf_model, cfg.model_name or release.model_name
+        if cfg.sae_ids:
+            raise IngestInputError("--sae-id selects SAEs of a --release; with --sae-dir, pass only the folders you want")
+        if not cfg.model:
+            raise IngestInputError("--sae-dir needs --model NAME_OR_PATH (the model whose W_U the SAEs write into)")
+        sources = []
+        for folder in cfg.sae_dirs:
+            folder = Path(folder)
+            if not folder.is_dir():
+                raise IngestInputError(f"--sae-dir {folder} does not exist or is not a folder; pass a folder in the SAELens layout (cfg.json, sae_weights.safetensors)")
+            sources.append(SaeSource(cfg.release_name, folder.resolve().name, None, lambda folder=folder: folder))
+        names = [s.sae_id for s in sources]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise IngestInputError(f"--sae-dir folders share the names {duplicates}; each SAE's folder name becomes its id, so rename one")
+        return sources, cfg.model, cfg.model_name
+
+    def _load_checked(self, source: SaeSource, model: LoadedModel) -> LoadedSae:
+        sae = load_sae_folder(source.locate())
+        if sae.cfg.d_in != model.d_model:
+            raise IngestInputError(
+                f"SAE {source.sae_id} ({sae.folder}) has d_in {sae.cfg.d_in} but model {model.model_name!r} has d_model "
+                f"{model.d_model}; the SAE was trained on another model: pass the matching --model")
+        if sae.cfg.model_name and sae.cfg.model_name not in (model.model_name, model.source):
+            print(f"note: SAE {source.sae_id} says it was trained on {sae.cfg.model_name!r}; ingesting against {model.model_name!r}", file=sys.stderr)
+        return sae
+
+    def run(self) -> RunSummary:
+        cfg = self.config
+        sources, model_ref, model_name = self.plan()
+        with self.catalog():
+            pass  # fail early on a bad catalog file, before any download or analysis
+        started = time.perf_counter()
+        model = load_model(model_ref, model_name)
+        summary = RunSummary(run_id=uuid.uuid4().hex)
+        summary.timings["load_model_s"] = time.perf_counter() - started
+        if cfg.sae_dirs:  # validate every local folder before anything is written
+            for source in sources:
+                self._load_checked(source, model)
+        library = build_token_sets(model.vocab, cfg.token_sets_file) if cfg.enrichment else None
+        with self.catalog() as con:
+            store.write_model(con, self._model_record(model, summary.run_id),
+                              tables.tokens_table(model.vocab.raw, model.vocab.text), tables.unembed_table(model.W_U))
+            store.start_run(con, summary.run_id, project_version(), ANALYSIS_VERSION, str(self.device), cfg.to_json_dict())
+        status = "failed"
+        try:
+            enrichment = None
+            if library is not None:
+                started = time.perf_counter()
+                enrichment = prepare_enrichment(self.catalog, model.model_name, model.W_U, library,
+                                                cfg.null_directions, cfg.null_seed, self.device)
+                summary.timings["token_sets_and_null_s"] = time.perf_counter() - started
+            for source in tqdm(sources, desc="SAEs", unit="sae"):
+                self._ingest_one(source, model, enrichment, summary)
+            status = "finished"
+        finally:
+            with self.catalog() as con:
+                store.finish_run(con, summary.run_id, status, summary.timings)
+        return summary
+
+    def _model_record(self, model: LoadedModel, run_id: str) -> store.ModelRecord:
+        return store.ModelRecord(model_name=model.model_name, d_model=model.d_model, d_vocab=model.d_vocab,
+                                 source=model.source, processing=PROCESSING, fingerprint=model.fingerprint, run_id=run_id)
+
+    def _ingest_one(self, source: SaeSource, model: LoadedModel, enrichment: EnrichmentContext | None,
+                    summary: RunSummary) -> None:
+        started = time.perf_counter()
+        sae = self._load_checked(source, model)
+        with self.catalog() as con:
+            current = store.sae_is_current(con, source.sae_id, sae.fingerprint, ANALYSIS_VERSION)
+        if current and not self.config.force:
+            tqdm.write(f"{source.sae_id}: already in the catalog from the same weights and analysis version; skipped (--force redoes it)")
+            summary.skipped.append(source.sae_id)
+            return
+        analysis = analyze_sae(sae.W_dec, model.W_U, self.device, self.chunk_size, self.config.top_k,
+                               enrichment=enrichment.score if enrichment else None,
+                               n_sets=enrichment.n_sets if enrichment else None, label=source.sae_name)
+        rows = {
+            "features": tables.features_table(analysis, sae.log10_density),
+            "decoder": tables.decoder_table(sae.W_dec),
+            "feature_tokens": tables.feature_tokens_table(analysis),
+        }
+        if enrichment is not None:
+            p_value, p_null, q_value = enrichment.significance(analysis.enrichment_d)
+            rows["enrichment"] = tables.enrichment_table(analysis.enrichment_d, analysis.enrichment_direction,
+                                                         p_value, p_null, q_value, enrichment.set_ids)
+        seconds = time.perf_counter() - started
+        record = store.SaeRecord(
+            sae_id=source.sae_id, release=source.release, sae_name=source.sae_name, hook_name=sae.cfg.hook_name,
+            layer=sae.cfg.layer, model_name=model.model_name, d_in=sae.cfg.d_in, d_sae=sae.cfg.d_sae,
+            neuronpedia_id=source.neuronpedia_id or _neuronpedia_id_from_cfg(sae), source=str(sae.folder),
+            weights_fingerprint=sae.fingerprint, analysis_version=ANALYSIS_VERSION, has_sparsity=sae.log10_density is not None,
+            cfg_json=json.dumps(sae.cfg.raw, sort_keys=True), run_id=summary.run_id, seconds=seconds)
+        with self.catalog() as con:
+            store.write_sae(con, record, rows)
+        summary.written.append(source.sae_id)
+        summary.timings[source.sae_id] = time.perf_counter() - started
+        tqdm.write(f"{source.sae_id}: {sae.cfg.d_sae} features written in {time.perf_counter() - started:.1f} s")

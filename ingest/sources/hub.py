@@ -1,0 +1,36 @@
+"""Downloading a release's SAE folders from the Hugging Face hub: only the files the catalog reads,
+kept in huggingface_hub's own cache so that a second run downloads nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ingest.errors import IngestInputError
+from ingest.sources.registry import Release, ReleaseSae
+from ingest.sources.sae import CFG_FILE, SPARSITY_FILE, WEIGHTS_FILE
+
+
+def download_sae_folder(release: Release, sae: ReleaseSae, revision: str | None = None) -> Path:
+    """Fetch cfg.json, the weights and (when the repo has it) the sparsity file; return the local folder."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    def fetch(filename: str) -> Path:
+        return Path(hf_hub_download(repo_id=release.repo_id, filename=f"{sae.id}/{filename}", revision=revision))
+
+    try:
+        cfg_path = fetch(CFG_FILE)
+        fetch(WEIGHTS_FILE)
+    except EntryNotFoundError as error:
+        raise IngestInputError(f"release {release.name!r}: {release.repo_id} has no {sae.id}/{error}; "
+                               f"the registry entry for {sae.id!r} is out of date") from error
+    except Exception as error:  # network, authentication and cache errors all end the same way for the user
+        raise IngestInputError(
+            f"could not download SAE {sae.id!r} of release {release.name!r} from {release.repo_id} ({type(error).__name__}: {error}); "
+            "check the network (or HF_HUB_OFFLINE with a warm cache), or download the folder yourself and pass --sae-dir"
+        ) from error
+    try:
+        fetch(SPARSITY_FILE)
+    except EntryNotFoundError:
+        pass  # the sparsity file is optional: features get no density
+    return cfg_path.parent

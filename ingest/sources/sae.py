@@ -1,0 +1,148 @@
+"""Loading one SAE from a folder in the SAELens layout.
+
+A folder holds ``cfg.json``, ``sae_weights.safetensors`` (``W_enc [d_in, d_sae]``, ``b_enc [d_sae]``,
+``W_dec [d_sae, d_in]``, ``b_dec [d_in]``) and optionally ``sparsity.safetensors`` (``"sparsity"
+[d_sae]``: log10 firing density). Two ``cfg.json`` schemas exist and both load:
+
+- the old one (``jbloom/GPT2-Small-SAEs-Reformatted``): ``hook_point``, ``hook_point_layer``, ...
+- the newer SAELens one: ``hook_name`` / ``model_name`` at the top level or under ``metadata``.
+
+Only ``W_dec`` and the sparsity are read into memory: the logit lens needs nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+
+from ingest.errors import IngestInputError
+
+CFG_FILE = "cfg.json"
+WEIGHTS_FILE = "sae_weights.safetensors"
+SPARSITY_FILE = "sparsity.safetensors"
+_LAYER_IN_HOOK = re.compile(r"blocks\.(\d+)\.")
+
+
+@dataclass(frozen=True)
+class SaeConfig:
+    """What the catalog needs from a ``cfg.json``, whichever schema it used."""
+
+    d_in: int
+    d_sae: int
+    hook_name: str
+    layer: int
+    model_name: str | None
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LoadedSae:
+    folder: Path
+    cfg: SaeConfig
+    W_dec: torch.Tensor                   # [d_sae, d_in] float32, CPU
+    log10_density: torch.Tensor | None    # [d_sae] float32, or None without a sparsity file
+    fingerprint: str                      # sha256 over W_dec and the sparsity
+
+
+def _cfg_value(cfg: dict[str, Any], *keys: str) -> Any:
+    """First of `keys` present at the top level or under ``metadata`` (the newer schema)."""
+    metadata = cfg.get("metadata") if isinstance(cfg.get("metadata"), dict) else {}
+    for key in keys:
+        for source in (cfg, metadata):
+            if source.get(key) is not None:
+                return source[key]
+    return None
+
+
+def _positive_int(cfg_path: Path, cfg: dict[str, Any], key: str) -> int:
+    value = cfg.get(key)
+    if value is None:
+        raise IngestInputError(f"{cfg_path}: no {key!r}; an SAELens cfg.json must give d_in and d_sae (the SAE's input width and number of features)")
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise IngestInputError(f"{cfg_path}: {key!r} is {value!r}; it must be a positive integer")
+    return value
+
+
+def _read_cfg_json(cfg_path: Path) -> dict[str, Any]:
+    if not cfg_path.is_file():
+        raise IngestInputError(f"{cfg_path} is missing; an SAE folder in the SAELens layout needs cfg.json, {WEIGHTS_FILE} and optionally {SPARSITY_FILE}")
+    try:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise IngestInputError(f"{cfg_path} could not be read as JSON ({error}); fix or re-download the file") from error
+    if not isinstance(cfg, dict):
+        raise IngestInputError(f"{cfg_path} holds a JSON {type(cfg).__name__}, not an object; fix or re-download the file")
+    return cfg
+
+
+def parse_cfg(cfg_path: Path) -> SaeConfig:
+    """Read a ``cfg.json`` in either SAELens schema."""
+    cfg = _read_cfg_json(cfg_path)
+    d_in = _positive_int(cfg_path, cfg, "d_in")
+    d_sae = _positive_int(cfg_path, cfg, "d_sae")
+    hook_name = _cfg_value(cfg, "hook_name", "hook_point")
+    if not isinstance(hook_name, str) or not hook_name:
+        raise IngestInputError(f"{cfg_path}: no hook name ('hook_name', 'metadata.hook_name' or 'hook_point'); add the hook the SAE reads, e.g. \"blocks.8.hook_resid_pre\"")
+    layer = _cfg_value(cfg, "hook_layer", "hook_point_layer")
+    if layer is None:
+        match = _LAYER_IN_HOOK.search(hook_name)
+        layer = int(match.group(1)) if match else None
+    if isinstance(layer, bool) or not isinstance(layer, int) or layer < 0:
+        raise IngestInputError(f"{cfg_path}: cannot tell the layer (hook {hook_name!r}, layer {layer!r}); add 'hook_layer' to cfg.json")
+    model_name = _cfg_value(cfg, "model_name")
+    return SaeConfig(d_in=d_in, d_sae=d_sae, hook_name=hook_name, layer=layer,
+                     model_name=str(model_name) if model_name is not None else None, raw=cfg)
+
+
+def _read_tensor(path: Path, name: str, expected_shape: tuple[int, ...], cfg_path: Path) -> torch.Tensor:
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            if name not in handle.keys():
+                raise IngestInputError(f"{path} has no tensor {name!r} (it has {sorted(handle.keys())}); is it an SAELens {path.name}?")
+            tensor = handle.get_tensor(name)
+    except IngestInputError:
+        raise
+    except Exception as error:  # safetensors raises its own error types for truncated or corrupt files
+        raise IngestInputError(f"{path} could not be read as safetensors ({error}); re-download or re-save the file") from error
+    if tuple(tensor.shape) != expected_shape:
+        raise IngestInputError(f"{path}: {name} has shape {list(tensor.shape)} but {cfg_path} says {list(expected_shape)}; the weights and cfg.json do not belong together")
+    if not tensor.is_floating_point():
+        raise IngestInputError(f"{path}: {name} has dtype {tensor.dtype}; SAE weights must be floating point")
+    return tensor.to(torch.float32)
+
+
+def _fingerprint(W_dec: torch.Tensor, log10_density: torch.Tensor | None) -> str:
+    digest = hashlib.sha256(W_dec.contiguous().numpy().tobytes())
+    if log10_density is not None:
+        digest.update(log10_density.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def load_sae_folder(folder: Path | str) -> LoadedSae:
+    """Load and validate one SAE folder; raises IngestInputError naming the file at fault."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise IngestInputError(f"SAE folder {folder} does not exist or is not a folder; pass a folder holding cfg.json and {WEIGHTS_FILE}")
+    cfg_path = folder / CFG_FILE
+    cfg = parse_cfg(cfg_path)
+    weights_path = folder / WEIGHTS_FILE
+    if not weights_path.is_file():
+        raise IngestInputError(f"{weights_path} is missing; an SAE folder needs its weights next to {CFG_FILE}")
+    W_dec = _read_tensor(weights_path, "W_dec", (cfg.d_sae, cfg.d_in), cfg_path)
+    bad = ~torch.isfinite(W_dec)
+    if bad.any():
+        rows = bad.any(dim=1).nonzero().flatten()[:5].tolist()
+        raise IngestInputError(f"{weights_path}: W_dec has {int(bad.sum())} NaN or Inf values (features {rows}...); the weights are corrupt, re-download or re-train them")
+    sparsity_path = folder / SPARSITY_FILE
+    log10_density = None
+    if sparsity_path.exists():
+        log10_density = _read_tensor(sparsity_path, "sparsity", (cfg.d_sae,), cfg_path)
+    return LoadedSae(folder=folder, cfg=cfg, W_dec=W_dec, log10_density=log10_density,
+                     fingerprint=_fingerprint(W_dec, log10_density))

@@ -1,0 +1,89 @@
+"""Turning one SAE's analysis into Arrow tables whose columns match `sql/schema.sql`.
+
+The store adds `sae_id` to every row; these tables hold the per-feature columns only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from ingest.analysis.sae_analysis import SaeAnalysis
+
+DEAD_LOG10_DENSITY = -9.0  # the notebook's rule: features below this never fire
+
+
+def _vectors(matrix: np.ndarray) -> pa.Array:
+    """[n, d] float32 -> an Arrow list column, one d-vector per row."""
+    flat = pa.array(np.ascontiguousarray(matrix, dtype=np.float32).reshape(-1))
+    return pa.FixedSizeListArray.from_arrays(flat, matrix.shape[1])
+
+
+def features_table(analysis: SaeAnalysis, log10_density: torch.Tensor | None) -> pa.Table:
+    d_sae = analysis.hist_counts.shape[0]
+    if log10_density is None:
+        density = pa.nulls(d_sae, pa.float64())
+        dead = pa.nulls(d_sae, pa.bool_())
+    else:
+        density_values = log10_density.double().numpy()
+        density = pa.array(density_values)
+        dead = pa.array(density_values < DEAD_LOG10_DENSITY)
+    hist = pa.FixedSizeListArray.from_arrays(pa.array(analysis.hist_counts.reshape(-1)), analysis.hist_counts.shape[1])
+    columns = {"feature": pa.array(np.arange(d_sae, dtype=np.int32)), "log10_density": density, "is_dead": dead}
+    columns |= {name: pa.array(values) for name, values in analysis.columns.items()}
+    columns["hist_counts"] = hist
+    return pa.table(columns)
+
+
+def decoder_table(W_dec: torch.Tensor) -> pa.Table:
+    return pa.table({
+        "feature": pa.array(np.arange(W_dec.shape[0], dtype=np.int32)),
+        "vec": _vectors(W_dec.numpy()),
+    })
+
+
+def feature_tokens_table(analysis: SaeAnalysis) -> pa.Table:
+    parts = []
+    for direction, ids, values in (("top", analysis.top_ids, analysis.top_values),
+                                   ("bottom", analysis.bottom_ids, analysis.bottom_values)):
+        d_sae, k = ids.shape
+        parts.append(pa.table({
+            "feature": pa.array(np.repeat(np.arange(d_sae, dtype=np.int32), k)),
+            "direction": pa.array([direction] * (d_sae * k), pa.string()),
+            "rank": pa.array(np.tile(np.arange(k, dtype=np.int32), d_sae)),
+            "token_id": pa.array(ids.reshape(-1).astype(np.int32)),
+            "value": pa.array(values.reshape(-1).astype(np.float64)),
+        }))
+    return pa.concat_tables(parts)
+
+
+def enrichment_table(d: np.ndarray, direction: np.ndarray, p_value: np.ndarray, p_null: np.ndarray,
+                     q_value: np.ndarray, set_ids: np.ndarray) -> pa.Table:
+    """All [d_sae, n_sets] arrays flattened feature-major, so rows land sorted by (feature, set_id)."""
+    d_sae, n_sets = d.shape
+    return pa.table({
+        "feature": pa.array(np.repeat(np.arange(d_sae, dtype=np.int32), n_sets)),
+        "set_id": pa.array(np.tile(np.asarray(set_ids, dtype=np.int32), d_sae)),
+        "d": pa.array(d.reshape(-1).astype(np.float32)),
+        "direction": pa.array(direction.reshape(-1).astype(np.int8)),
+        "p_value": pa.array(p_value.reshape(-1).astype(np.float64)),
+        "p_null": pa.array(p_null.reshape(-1).astype(np.float64)),
+        "q_value": pa.array(q_value.reshape(-1).astype(np.float64)),
+    })
+
+
+def tokens_table(raw: list[str], text: list[str]) -> pa.Table:
+    return pa.table({
+        "token_id": pa.array(np.arange(len(raw), dtype=np.int32)),
+        "token": pa.array(text, pa.string()),
+        "raw": pa.array(raw, pa.string()),
+    })
+
+
+def unembed_table(W_U: torch.Tensor) -> pa.Table:
+    """W_U [d_model, d_vocab] -> one row per token holding its column."""
+    return pa.table({
+        "token_id": pa.array(np.arange(W_U.shape[1], dtype=np.int32)),
+        "vec": _vectors(W_U.T.contiguous().numpy()),
+    })

@@ -1,0 +1,26 @@
+"""Session-wide fixtures: data made in code once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_NLTK_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "nltk_data"
+if "NLTK_DATA" not in os.environ and SHARED_NLTK_DATA.is_dir():
+    os.environ["NLTK_DATA"] = str(SHARED_NLTK_DATA)
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.builders import write_tiny_gpt2
+
+    return write_tiny_gpt2(tmp_path_factory.mktemp("models") / "tiny-gpt2", d_model=32)
+
+
+@pytest.fixture(scope="session")
+def gpt2_vocab():
+    from ingest.sources.vocabulary import gpt2_vocabulary
+
+    return gpt2_vocabulary("gpt2-small")
