@@ -4,3 +4,5 @@ from pathlib import Path
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 SCHEMA_FILE = SQL_DIR / "schema.sql"
+VIEWS_FILE = SQL_DIR / "views.sql"
+QUERIES_DIR = SQL_DIR / "queries"

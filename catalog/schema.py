@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from catalog.errors import CatalogError
-from catalog.paths import SCHEMA_FILE
+from catalog.paths import SCHEMA_FILE, VIEWS_FILE
 
 _VERSION_LINE = re.compile(r"^--\s*schema_version:\s*(\d+)\s*$", re.MULTILINE)
 
@@ -53,19 +53,28 @@ def check_not_newer(version: int, db_path: Path | str) -> None:
         )
 
 
+def views_script() -> str:
+    return VIEWS_FILE.read_text(encoding="utf-8") if VIEWS_FILE.exists() else ""
+
+
 def apply_schema(con: duckdb.DuckDBPyConnection, db_path: Path | str) -> int:
-    """Create whatever is missing and stamp the version; a no-op on an up-to-date catalog."""
+    """Create whatever is missing, stamp the version, and (re)create the views of `sql/views.sql`.
+
+    Views hold no data, so they are replaced on every read-write open: a catalog always has the
+    views of the code that last wrote it.
+    """
     version = recorded_version(con)
     check_not_newer(version, db_path)
-    if version == SCHEMA_VERSION:
-        return version
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(schema_script())
-        con.execute(
-            "INSERT INTO schema_migrations (version, description) VALUES ($version, $description)",
-            {"version": SCHEMA_VERSION, "description": f"{SCHEMA_FILE.name} version {SCHEMA_VERSION}"},
-        )
+        if version < SCHEMA_VERSION:
+            con.execute(schema_script())
+            con.execute(
+                "INSERT INTO schema_migrations (version, description) VALUES ($version, $description)",
+                {"version": SCHEMA_VERSION, "description": f"{SCHEMA_FILE.name} version {SCHEMA_VERSION}"},
+            )
+        if views_script().strip():
+            con.execute(views_script())
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

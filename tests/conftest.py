@@ -24,3 +24,15 @@ def gpt2_vocab():
     from ingest.sources.vocabulary import gpt2_vocabulary
 
     return gpt2_vocabulary("gpt2-small")
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded demo catalog, built once per session through the real ingest path (read it, don't write it)."""
+    from ingest.config import IngestConfig
+    from ingest.demo_catalog import build_demo_catalog
+
+    root = tmp_path_factory.mktemp("demo")
+    db_path = root / "demo.duckdb"
+    build_demo_catalog(IngestConfig(db=db_path, device="cpu"), cache_dir=root / "cache")
+    return db_path
