@@ -31,7 +31,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e '.[dev]'
-	$(PY) -m ingest.token_sets.nltk_data
+	$(PY) -c "from ingest.token_sets.nltk_data import main; main()"
 	touch $@
 
 demo: install

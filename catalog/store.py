@@ -135,6 +135,13 @@ def write_sae(con: duckdb.DuckDBPyConnection, record: SaeRecord, tables: Mapping
                 insert_rows(con, table_name, tables[table_name], {"sae_id": record.sae_id})
 
 
+def write_enrichment(con: duckdb.DuckDBPyConnection, sae_id: str, rows: pa.Table) -> None:
+    """Replace one SAE's enrichment rows (after the token set library changed), atomically."""
+    with transaction(con):
+        con.execute("DELETE FROM enrichment WHERE sae_id = $sae_id", {"sae_id": sae_id})
+        insert_rows(con, "enrichment", rows, {"sae_id": sae_id})
+
+
 def delete_sae_rows(con: duckdb.DuckDBPyConnection, sae_id: str) -> None:
     for table_name in (*SAE_TABLES, "saes"):
         con.execute(f"DELETE FROM {table_name} WHERE sae_id = $sae_id", {"sae_id": sae_id})

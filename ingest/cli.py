@@ -44,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="build the embedded demo catalog (no network needed)")
     demo.add_argument("--cache-dir", type=Path, default=None, help="where the demo's model and SAE folders are written")
     _add_common(demo)
+    sets = commands.add_parser("sets", help="print a model's token set library (--model), or recompute a catalog's enrichment for a changed library (--db)")
+    sets.add_argument("--model", help="hub id or local model folder whose vocabulary to build the library on (prints it)")
+    sets.add_argument("--db", type=Path, default=None, help="catalog whose enrichment to recompute from its stored vectors")
+    sets.add_argument("--token-sets", type=Path, default=None, help="extra token sets from a TOML or YAML file")
+    sets.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    sets.add_argument("--chunk-size", type=int, default=None)
+    sets.add_argument("--null-directions", type=int, default=2048)
+    sets.add_argument("--samples", type=int, default=10, help="sample tokens printed per set (default 10)")
     commands.add_parser("releases", help="list the known releases and their SAEs")
     return parser
 
@@ -70,6 +78,25 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     print(demo_summary(args.db))
 
 
+def _cmd_sets(args: argparse.Namespace) -> None:
+    if bool(args.model) == bool(args.db):
+        raise IngestInputError("`sets` takes --model NAME_OR_PATH (print the library) or --db PATH (recompute the catalog's enrichment), one of them")
+    if args.model:
+        from ingest.sources.model import load_model
+        from ingest.token_sets import build_library, describe_library
+
+        model = load_model(args.model)
+        library = build_library(model.vocab, args.token_sets)
+        for warning in library.warnings:
+            print(f"warning: {warning}")
+        print(describe_library(library, model.vocab, samples=args.samples))
+        return
+    from ingest.recompute import recompute_enrichment
+
+    done = recompute_enrichment(args.db, args.token_sets, args.device, args.chunk_size, args.null_directions)
+    print(f"enrichment recomputed for {len(done)} SAEs in {args.db}")
+
+
 def _cmd_releases(args: argparse.Namespace) -> None:
     from ingest.sources.registry import load_registry
 
@@ -79,7 +106,7 @@ def _cmd_releases(args: argparse.Namespace) -> None:
             print(f"    {sae.id:34s} layer {sae.layer:2d}  neuronpedia {sae.neuronpedia_id}")
 
 
-COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "releases": _cmd_releases}
+COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "sets": _cmd_sets, "releases": _cmd_releases}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

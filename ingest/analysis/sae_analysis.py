@@ -92,3 +92,27 @@ def analyze_sae(
                 result.enrichment_direction[rows] = direction.cpu().numpy()
             progress.update(rows.stop - rows.start)
     return result
+
+
+def score_enrichment(
+    W_dec: torch.Tensor,
+    W_U: torch.Tensor,
+    device: torch.device,
+    chunk_size: int,
+    enrichment: EnrichmentFn,
+    n_sets: int,
+    label: str = "features",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Enrichment alone (d [d_sae, n_sets], direction [d_sae, n_sets]), for a changed token set library."""
+    d_sae = W_dec.shape[0]
+    d_all = np.empty((d_sae, n_sets), dtype=np.float32)
+    direction_all = np.empty((d_sae, n_sets), dtype=np.int8)
+    W_U_device = W_U.to(device)
+    with torch.no_grad(), tqdm(total=d_sae, desc=label, unit="feat", leave=False) as progress:
+        for start in range(0, d_sae, chunk_size):
+            rows = slice(start, min(start + chunk_size, d_sae))
+            d, direction = enrichment(W_dec[rows].to(device) @ W_U_device)
+            d_all[rows] = d.cpu().numpy()
+            direction_all[rows] = direction.cpu().numpy()
+            progress.update(rows.stop - rows.start)
+    return d_all, direction_all

@@ -1,0 +1,39 @@
+"""Reading stored vectors back as dense matrices: the unembedding of a model and an SAE's decoder.
+
+The catalog is self-contained: these two matrices reproduce every stored logit weight
+(``decoder[f] @ unembed.T``), so statistics can be recomputed without downloading weights.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from catalog.errors import CatalogError
+
+
+def _matrix(vectors: pa.ChunkedArray) -> np.ndarray:
+    lists = vectors.combine_chunks()
+    if len(lists) == 0:
+        return np.empty((0, 0), dtype=np.float32)
+    flat = lists.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    return flat.reshape(len(lists), -1)
+
+
+def load_unembed(con: duckdb.DuckDBPyConnection, model_name: str) -> np.ndarray:
+    """[d_vocab, d_model] float32: row t is W_U[:, t]."""
+    table = con.execute("SELECT vec FROM unembed WHERE model_name = $model ORDER BY token_id", {"model": model_name}).arrow()
+    if table.num_rows == 0:
+        known = [row[0] for row in con.execute("SELECT model_name FROM models ORDER BY 1").fetchall()]
+        raise CatalogError(f"model {model_name!r} is not in the catalog; models there: {known or 'none'}")
+    return _matrix(table.column("vec"))
+
+
+def load_decoder(con: duckdb.DuckDBPyConnection, sae_id: str) -> np.ndarray:
+    """[d_sae, d_in] float32: row f is W_dec[f]."""
+    table = con.execute("SELECT vec FROM decoder WHERE sae_id = $sae ORDER BY feature", {"sae": sae_id}).arrow()
+    if table.num_rows == 0:
+        known = [row[0] for row in con.execute("SELECT sae_id FROM saes ORDER BY 1").fetchall()]
+        raise CatalogError(f"SAE {sae_id!r} is not in the catalog; SAEs there: {known or 'none'}")
+    return _matrix(table.column("vec"))

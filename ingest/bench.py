@@ -1,0 +1,140 @@
+"""``make bench``: the ingest job on a GPT-2-small-shaped synthetic layer, and the notebook's
+enrichment method side by side as a baseline.
+
+Prints features/s end to end (both moment variants, top tokens, histogram, every set of the
+default library, written to DuckDB with the decoder), feature x set pairs/s for enrichment alone,
+peak RSS, and the speed-up over the baseline on a size the baseline can hold (with the largest
+difference in d between the two, which must be below 1e-6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from catalog import store
+from catalog.connect import open_for_write
+from ingest import tables
+from ingest.analysis.enrichment import SetIndex, baseline_enrichment, enrichment_scores
+from ingest.analysis.sae_analysis import analyze_sae
+from ingest.config import ANALYSIS_VERSION, DEFAULT_CHUNK_SIZE
+from ingest.device import resolve_device
+from ingest.enrichment_stage import EnrichmentContext
+from ingest.sources.vocabulary import gpt2_vocabulary
+from ingest.token_sets import build_library
+
+D_MODEL = 768
+TARGET_SECONDS = 240.0
+TARGET_RSS_GIB = 4.0
+TARGET_SPEEDUP = 30.0
+
+
+def peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux reports KiB
+
+
+def synthetic_layer(n_features: int, d_vocab: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Centred random W_U [D_MODEL, d_vocab] and unit-norm W_dec [n_features, D_MODEL]."""
+    generator = torch.Generator().manual_seed(seed)
+    W_U = torch.randn(D_MODEL, d_vocab, generator=generator) * 0.1
+    W_U -= W_U.mean(dim=1, keepdim=True)
+    W_dec = torch.randn(n_features, D_MODEL, generator=generator)
+    return W_U, W_dec / W_dec.norm(dim=1, keepdim=True)
+
+
+def _context(index: SetIndex, n_null: int) -> EnrichmentContext:
+    # The null's cost is paid once per model, not per layer; a flat null keeps the p-value code in the timing.
+    null_sorted = np.sort(np.random.default_rng(0).uniform(0, 0.05, size=(len(index.set_sizes), n_null)), axis=1)
+    return EnrichmentContext(set_ids=np.arange(1, len(index.set_sizes) + 1), set_names=[], index=index, null_sorted=null_sorted)
+
+
+def end_to_end(W_dec: torch.Tensor, W_U: torch.Tensor, context: EnrichmentContext, device: torch.device,
+               chunk_size: int, db_path: Path) -> float:
+    started = time.perf_counter()
+    analysis = analyze_sae(W_dec, W_U, device, chunk_size, 10, enrichment=context.score, n_sets=context.n_sets, label="bench layer")
+    p_value, p_null, q_value = context.significance(analysis.enrichment_d)
+    rows = {"features": tables.features_table(analysis, None), "decoder": tables.decoder_table(W_dec),
+            "feature_tokens": tables.feature_tokens_table(analysis),
+            "enrichment": tables.enrichment_table(analysis.enrichment_d, analysis.enrichment_direction, p_value, p_null,
+                                                  q_value, context.set_ids)}
+    record = store.SaeRecord(sae_id="bench/layer", release="bench", sae_name="layer", hook_name="blocks.0.hook_resid_pre",
+                             layer=0, model_name="bench", d_in=D_MODEL, d_sae=W_dec.shape[0], neuronpedia_id=None,
+                             source="synthetic", weights_fingerprint="-", analysis_version=ANALYSIS_VERSION,
+                             has_sparsity=False, cfg_json="{}", run_id="bench", seconds=0.0)
+    con = open_for_write(db_path)
+    try:
+        store.write_sae(con, record, rows)
+    finally:
+        con.close()
+    return time.perf_counter() - started
+
+
+def enrichment_alone(W_dec: torch.Tensor, W_U: torch.Tensor, index: SetIndex, device: torch.device, chunk_size: int) -> float:
+    started = time.perf_counter()
+    W_U_device = W_U.to(device)
+    for start in range(0, W_dec.shape[0], chunk_size):
+        enrichment_scores(W_dec[start:start + chunk_size].to(device) @ W_U_device, index)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - started
+
+
+def baseline_comparison(W_dec: torch.Tensor, W_U: torch.Tensor, members: list[np.ndarray], index: SetIndex,
+                        n_features: int, n_sets: int) -> tuple[float, float, float]:
+    """(baseline pairs/s, ours pairs/s, max |d difference|) on the first n_features x n_sets."""
+    logits = W_dec[:n_features] @ W_U
+    chosen = members[:n_sets]
+    started = time.perf_counter()
+    baseline_d = baseline_enrichment(logits, chosen)
+    baseline_s = time.perf_counter() - started
+    sub_index = SetIndex.build(chosen, W_U.shape[1])
+    started = time.perf_counter()
+    ours_d, _ = enrichment_scores(logits, sub_index)
+    ours_s = time.perf_counter() - started
+    pairs = n_features * n_sets
+    return pairs / baseline_s, pairs / ours_s, float(np.abs(np.asarray(baseline_d) - ours_d.cpu().numpy()).max())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingest.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--features", type=int, default=24576, help="features in the synthetic layer (default 24,576)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--chunk-size", type=int, default=None)
+    parser.add_argument("--baseline-features", type=int, default=64, help="features in the side-by-side baseline run")
+    parser.add_argument("--baseline-sets", type=int, default=8, help="token sets in the side-by-side baseline run")
+    args = parser.parse_args(argv)
+    device = resolve_device(args.device)
+    chunk_size = args.chunk_size or DEFAULT_CHUNK_SIZE[device.type]
+    vocab = gpt2_vocabulary("bench")
+    library = build_library(vocab)
+    members = [s.token_ids for s in library.sets]
+    index = SetIndex.build(members, len(vocab))
+    W_U, W_dec = synthetic_layer(args.features, len(vocab))
+    n_sets = len(members)
+    print(f"synthetic layer: {args.features} features x {len(vocab)} tokens, d_model {D_MODEL}, {n_sets} token sets "
+          f"({int(index.set_sizes.sum())} members), device {device}, chunk {chunk_size}")
+    with tempfile.TemporaryDirectory() as tmp:
+        seconds = end_to_end(W_dec, W_U, _context(index, 2048), device, chunk_size, Path(tmp) / "bench.duckdb")
+    print(f"end to end:       {seconds:8.1f} s  {args.features / seconds:10.1f} features/s   "
+          f"(target: 24,576 features in {TARGET_SECONDS:.0f} s -> {'met' if seconds * 24576 / args.features <= TARGET_SECONDS else 'MISSED'} at this rate)")
+    enrich_s = enrichment_alone(W_dec, W_U, index, device, chunk_size)
+    print(f"enrichment alone: {enrich_s:8.1f} s  {args.features * n_sets / enrich_s:10.0f} feature x set pairs/s")
+    rss = peak_rss_gib()
+    print(f"peak RSS:         {rss:8.2f} GiB (target <= {TARGET_RSS_GIB} GiB: {'met' if rss <= TARGET_RSS_GIB else 'MISSED'})")
+    base_rate, our_rate, max_diff = baseline_comparison(W_dec, W_U, members, index, args.baseline_features, args.baseline_sets)
+    speedup = our_rate / base_rate
+    print(f"baseline (notebook method) on {args.baseline_features} features x {args.baseline_sets} sets: "
+          f"{base_rate:10.0f} pairs/s; ours {our_rate:10.0f} pairs/s; ratio {speedup:6.1f}x "
+          f"(target >= {TARGET_SPEEDUP:.0f}x: {'met' if speedup >= TARGET_SPEEDUP else 'MISSED'}); max |d difference| {max_diff:.2e}")
+    return 0 if max_diff <= 1e-6 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
