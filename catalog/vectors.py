@@ -13,6 +13,15 @@ import pyarrow as pa
 from catalog.errors import CatalogError
 
 
+def _arrow(con: duckdb.DuckDBPyConnection, query: str, params: dict) -> pa.Table:
+    # A cursor of its own: a relation cannot run while the connection has an unfinished result.
+    cursor = con.cursor()
+    try:
+        return cursor.sql(query, params=params).to_arrow_table()
+    finally:
+        cursor.close()
+
+
 def _matrix(vectors: pa.ChunkedArray) -> np.ndarray:
     lists = vectors.combine_chunks()
     if len(lists) == 0:
@@ -23,7 +32,7 @@ def _matrix(vectors: pa.ChunkedArray) -> np.ndarray:
 
 def load_unembed(con: duckdb.DuckDBPyConnection, model_name: str) -> np.ndarray:
     """[d_vocab, d_model] float32: row t is W_U[:, t]."""
-    table = con.execute("SELECT vec FROM unembed WHERE model_name = $model ORDER BY token_id", {"model": model_name}).arrow()
+    table = _arrow(con, "SELECT vec FROM unembed WHERE model_name = $model ORDER BY token_id", {"model": model_name})
     if table.num_rows == 0:
         known = [row[0] for row in con.execute("SELECT model_name FROM models ORDER BY 1").fetchall()]
         raise CatalogError(f"model {model_name!r} is not in the catalog; models there: {known or 'none'}")
@@ -32,7 +41,7 @@ def load_unembed(con: duckdb.DuckDBPyConnection, model_name: str) -> np.ndarray:
 
 def load_decoder(con: duckdb.DuckDBPyConnection, sae_id: str) -> np.ndarray:
     """[d_sae, d_in] float32: row f is W_dec[f]."""
-    table = con.execute("SELECT vec FROM decoder WHERE sae_id = $sae ORDER BY feature", {"sae": sae_id}).arrow()
+    table = _arrow(con, "SELECT vec FROM decoder WHERE sae_id = $sae ORDER BY feature", {"sae": sae_id})
     if table.num_rows == 0:
         known = [row[0] for row in con.execute("SELECT sae_id FROM saes ORDER BY 1").fetchall()]
         raise CatalogError(f"SAE {sae_id!r} is not in the catalog; SAEs there: {known or 'none'}")

@@ -74,7 +74,7 @@ def _planted_unembedding(generator: torch.Generator, d_vocab: int, members: dict
     PLANT_STRENGTH along its group's direction for every member of a planted group."""
     embedding = torch.randn(d_vocab, D_MODEL, generator=generator) / D_MODEL**0.5
     for group, name in enumerate(PLANTED_SETS):
-        ids = torch.as_tensor(members[name], dtype=torch.long)
+        ids = torch.from_numpy(np.array(members[name], dtype=np.int64))
         embedding[ids] += PLANT_STRENGTH * directions[group]
     return embedding
 

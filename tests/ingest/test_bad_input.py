@@ -35,7 +35,8 @@ def catalog(base_catalog, tmp_path):
 
 def run_cli(capsys, *args):
     status = main(["run", "--device", "cpu", "--no-enrichment", *map(str, args)])
-    return status, capsys.readouterr().err
+    err = capsys.readouterr().err
+    return status, err.strip().splitlines()[-1] if err.strip() else ""
 
 
 def assert_refused(capsys, db, args, message):

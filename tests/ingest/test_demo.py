@@ -1,0 +1,94 @@
+"""The embedded demo catalog, built once per session through the real ingest path (fixture `demo_db`)."""
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from catalog.connect import open_read_only
+from catalog.vectors import load_decoder, load_unembed
+from ingest.sources.demo import D_SAE, DEMO_MODEL_NAME, PLANTED_SETS, build_demo_folders
+
+
+@pytest.fixture(scope="module")
+def con(demo_db):
+    connection = open_read_only(demo_db)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def planted(demo_db):
+    return build_demo_folders(demo_db.parent / "cache").planted   # reuses the finished build
+
+
+def test_every_feature_of_every_sae_has_every_set(con):
+    n_saes, n_features = con.execute("SELECT count(DISTINCT sae_id), count(*) FROM features").fetchone()
+    n_sets = con.execute("SELECT count(*) FROM token_sets").fetchone()[0]
+    assert (n_saes, n_features) == (3, 3 * D_SAE)
+    assert n_sets > 100
+    pairs = con.execute("SELECT count(*), count(DISTINCT (sae_id, feature, set_id)) FROM enrichment").fetchone()
+    assert pairs == (3 * D_SAE * n_sets, 3 * D_SAE * n_sets)
+
+
+def test_moments_match_scipy_on_the_demo(con):
+    unembed = load_unembed(con, DEMO_MODEL_NAME).astype(np.float64)
+    for sae_id in ("demo/blocks.0.hook_resid_pre", "demo/blocks.1.hook_resid_post"):
+        logits = load_decoder(con, sae_id).astype(np.float64) @ unembed.T
+        stored = con.execute("SELECT skewness, kurtosis, std FROM features WHERE sae_id = $s ORDER BY feature", {"s": sae_id}).df()
+        np.testing.assert_allclose(stored["skewness"], scipy.stats.skew(logits, axis=1), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(stored["kurtosis"], scipy.stats.kurtosis(logits, axis=1, fisher=False), rtol=1e-4)
+        np.testing.assert_allclose(stored["std"], logits.std(axis=1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("set_name", PLANTED_SETS)
+def test_each_planted_feature_is_the_top_feature_for_its_set(con, planted, set_name):
+    for sae_name, features in planted.items():
+        ranked = con.execute(
+            "SELECT e.feature, e.d, e.direction, e.p_null, e.q_value FROM enrichment e JOIN token_sets s USING (set_id)"
+            " WHERE e.sae_id = $sae AND s.name = $name ORDER BY e.d DESC LIMIT 2",
+            {"sae": f"demo/{sae_name}", "name": set_name}).fetchall()
+        (best, best_d, direction, p_null, q_value), (_, runner_up_d, *_) = ranked
+        assert best == features[set_name], (sae_name, set_name, ranked)
+        assert direction == 1 and best_d > runner_up_d
+        # No random direction beats a planted feature: p_null sits at its floor 1/(1 + 2048), and
+        # BH gives these pairs the SAE's smallest q (with 2048 null directions and ~30k pairs per
+        # SAE, q cannot go much lower: see the README).
+        assert p_null == pytest.approx(1 / 2049)
+        min_q = con.execute("SELECT min(q_value) FROM enrichment WHERE sae_id = $sae", {"sae": f"demo/{sae_name}"}).fetchone()[0]
+        assert q_value == pytest.approx(min_q)
+
+
+def test_planted_features_promote_their_groups(con, planted):
+    for sae_name, features in planted.items():
+        for set_name, feature in features.items():
+            top = [row[0] for row in con.execute(
+                "SELECT ft.token_id FROM feature_tokens ft WHERE ft.sae_id = $sae AND ft.feature = $f AND ft.direction = 'top'"
+                " ORDER BY ft.rank", {"sae": f"demo/{sae_name}", "f": feature}).fetchall()]
+            members = {row[0] for row in con.execute(
+                "SELECT token_id FROM token_set_members JOIN token_sets USING (set_id) WHERE name = $name", {"name": set_name}).fetchall()}
+            expected = min(len(top), len(members))
+            assert set(top[:expected]) <= members, (sae_name, set_name)
+
+
+def test_density_and_schemas(con):
+    rows = con.execute("SELECT sae_id, has_sparsity, hook_name, layer FROM saes ORDER BY sae_id").fetchall()
+    assert rows == [("demo/blocks.0.hook_resid_pre", True, "blocks.0.hook_resid_pre", 0),
+                    ("demo/blocks.1.hook_resid_post", False, "blocks.1.hook_resid_post", 1),
+                    ("demo/blocks.1.hook_resid_pre", True, "blocks.1.hook_resid_pre", 1)]
+    dead = con.execute("SELECT sae_id, count(*) FILTER (is_dead) FROM features GROUP BY 1 ORDER BY 1").fetchall()
+    assert dead == [("demo/blocks.0.hook_resid_pre", 8), ("demo/blocks.1.hook_resid_post", 0), ("demo/blocks.1.hook_resid_pre", 8)]
+
+
+def test_p_values_are_bounded_and_q_dominates_p_null(con):
+    n_null = con.execute("SELECT min(n_directions), max(n_directions) FROM enrichment_null").fetchone()
+    assert n_null == (2048, 2048)
+    low, bad = con.execute("SELECT min(p_null), count(*) FILTER (q_value < p_null - 1e-12 OR p_value < 0 OR p_value > 1) FROM enrichment").fetchone()
+    assert low >= 1 / 2049 - 1e-12 and bad == 0
+
+
+def test_demo_is_deterministic(tmp_path, demo_db):
+    again = build_demo_folders(tmp_path / "cache")
+    first = build_demo_folders(demo_db.parent / "cache")
+    for a, b in zip(again.saes, first.saes):
+        assert (a / "sae_weights.safetensors").read_bytes() == (b / "sae_weights.safetensors").read_bytes()
+    assert again.planted == first.planted
