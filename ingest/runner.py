@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import torch
 from tqdm.auto import tqdm
 
 from catalog import store
