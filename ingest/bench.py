@@ -107,8 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--features", type=int, default=24576, help="features in the synthetic layer (default 24,576)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--chunk-size", type=int, default=None)
-    parser.add_argument("--baseline-features", type=int, default=64, help="features in the side-by-side baseline run")
-    parser.add_argument("--baseline-sets", type=int, default=8, help="token sets in the side-by-side baseline run")
+    parser.add_argument("--baseline-features", type=int, default=8,
+                        help="features in the side-by-side baseline run (it holds sets x features x vocab in memory)")
+    parser.add_argument("--baseline-sets", type=int, default=None, help="token sets in the baseline run (default: all)")
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     chunk_size = args.chunk_size or DEFAULT_CHUNK_SIZE[device.type]
@@ -128,11 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"enrichment alone: {enrich_s:8.1f} s  {args.features * n_sets / enrich_s:10.0f} feature x set pairs/s")
     rss = peak_rss_gib()
     print(f"peak RSS:         {rss:8.2f} GiB (target <= {TARGET_RSS_GIB} GiB: {'met' if rss <= TARGET_RSS_GIB else 'MISSED'})")
-    base_rate, our_rate, max_diff = baseline_comparison(W_dec, W_U, members, index, args.baseline_features, args.baseline_sets)
-    speedup = our_rate / base_rate
-    print(f"baseline (notebook method) on {args.baseline_features} features x {args.baseline_sets} sets: "
-          f"{base_rate:10.0f} pairs/s; ours {our_rate:10.0f} pairs/s; ratio {speedup:6.1f}x "
-          f"(target >= {TARGET_SPEEDUP:.0f}x: {'met' if speedup >= TARGET_SPEEDUP else 'MISSED'}); max |d difference| {max_diff:.2e}")
+    baseline_sets = args.baseline_sets or n_sets
+    base_rate, our_rate, max_diff = baseline_comparison(W_dec, W_U, members, index, args.baseline_features, baseline_sets)
+    layer_rate = args.features * n_sets / enrich_s
+    print(f"baseline (notebook method) on {args.baseline_features} features x {baseline_sets} sets: {base_rate:10.0f} pairs/s; "
+          f"ours on the same inputs {our_rate:10.0f} pairs/s ({our_rate / base_rate:.1f}x); ours over the whole layer "
+          f"{layer_rate:.0f} pairs/s ({layer_rate / base_rate:.1f}x; target >= {TARGET_SPEEDUP:.0f}x: "
+          f"{'met' if min(our_rate, layer_rate) / base_rate >= TARGET_SPEEDUP else 'MISSED'}); max |d difference| {max_diff:.2e} "
+          f"(target <= 1e-6: {'met' if max_diff <= 1e-6 else 'MISSED'})")
     return 0 if max_diff <= 1e-6 else 1
 
 

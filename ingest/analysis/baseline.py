@@ -22,7 +22,7 @@ def baseline_enrichment(logits: torch.Tensor, member_ids: Sequence[np.ndarray]) 
     order = torch.argsort(logits.float(), dim=1, descending=True)  # [n_features, V]
     membership = torch.zeros(len(member_ids), V, dtype=torch.bool, device=logits.device)
     for s, ids in enumerate(member_ids):
-        membership[s, torch.as_tensor(np.asarray(ids, dtype=np.int64), device=logits.device)] = True
+        membership[s, torch.tensor(np.asarray(ids, dtype=np.int64), device=logits.device)] = True
     in_order = membership[:, order]  # [n_sets, n_features, V]
     k = membership.sum(1, dtype=torch.float64)[:, None, None]
     steps = torch.where(in_order, 1.0 / k, -1.0 / (V - k))

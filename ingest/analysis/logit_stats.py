@@ -49,32 +49,40 @@ def cosine_unembed(W_U: torch.Tensor) -> torch.Tensor:
 
 
 def moments(logits: torch.Tensor) -> Moments:
-    """Population moments of each row of `logits` [n_features, d_vocab], accumulated in float64."""
-    values = logits.to(torch.float64)
-    mean = values.mean(dim=1)
-    centred = values - mean[:, None]
-    variance = centred.square().mean(dim=1)
+    """Population moments of each row of `logits` [n_features, d_vocab], accumulated in float64.
+
+    One float64 copy is centred in place and one scratch buffer holds its powers in turn: at GPT-2
+    scale the temporaries, not the arithmetic, are what costs.
+    """
+    centred = logits.to(torch.float64)
+    mean = centred.mean(dim=1)
+    centred.sub_(mean[:, None])
+    power = centred.square()
+    variance = power.mean(dim=1)
+    power.mul_(centred)
+    third = power.mean(dim=1)
+    power.mul_(centred)
+    fourth = power.mean(dim=1)
     std = variance.sqrt()
     # A constant row (a zero decoder vector) has no shape: report skew 0 and kurtosis 0 rather than NaN.
-    safe_std = torch.where(std > 0, std, torch.ones_like(std))
-    z = centred / safe_std[:, None]
-    z_cubed = z * z * z
-    skewness = z_cubed.mean(dim=1)
-    kurtosis = (z_cubed * z).mean(dim=1)
+    has_spread = variance > 0
+    safe_variance = torch.where(has_spread, variance, torch.ones_like(variance))
+    skewness = torch.where(has_spread, third / safe_variance.pow(1.5), torch.zeros_like(third))
+    kurtosis = torch.where(has_spread, fourth / safe_variance.square(), torch.zeros_like(fourth))
     return Moments(mean=mean, std=std, skewness=skewness, kurtosis=kurtosis)
 
 
 def histogram(logits: torch.Tensor, n_bins: int = N_HIST_BINS) -> Histogram:
     """Equal-width bins from each row's minimum to its maximum (numpy.histogram's rule: the maximum falls in the last bin)."""
-    values = logits.to(torch.float64)
-    low = values.min(dim=1).values
-    high = values.max(dim=1).values
+    low = logits.amin(dim=1).to(torch.float64)
+    high = logits.amax(dim=1).to(torch.float64)
     width = (high - low) / n_bins
     safe_width = torch.where(width > 0, width, torch.ones_like(width))
-    bins = ((values - low[:, None]) / safe_width[:, None]).floor().clamp_(0, n_bins - 1).to(torch.int64)
-    counts = torch.zeros(values.shape[0], n_bins, dtype=torch.int64, device=values.device)
-    counts.scatter_add_(1, bins, torch.ones_like(bins))
-    return Histogram(low=low, high=high, counts=counts.to(torch.int32))
+    bins = logits.to(torch.float64)
+    bins.sub_(low[:, None]).div_(safe_width[:, None]).floor_().clamp_(0, n_bins - 1)
+    counts = torch.zeros(logits.shape[0], n_bins, dtype=torch.int32, device=logits.device)
+    counts.scatter_add_(1, bins.to(torch.int64), torch.ones(1, 1, dtype=torch.int32, device=logits.device).expand(bins.shape))
+    return Histogram(low=low, high=high, counts=counts)
 
 
 def extremes(logits: torch.Tensor, k: int) -> Extremes:
