@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from catalog.errors import CatalogBusyError, CatalogError
-from catalog.schema import apply_schema, check_not_newer, recorded_version
+from catalog.schema import apply_schema, check_readable, recorded_version
 
 # A DuckDB file starts with an 8-byte checksum followed by these magic bytes.
 _DUCKDB_MAGIC = b"DUCK"
@@ -101,5 +101,9 @@ def open_read_only(db_path: Path | str) -> duckdb.DuckDBPyConnection:
         )
     check_is_catalog_file(path)
     con = with_lock_retry(lambda: duckdb.connect(str(path), read_only=True), path)
-    check_not_newer(recorded_version(con), path)
+    try:
+        check_readable(recorded_version(con), path)
+    except BaseException:
+        con.close()
+        raise
     return con

@@ -1,7 +1,11 @@
-"""Apply `sql/schema.sql` to a catalog, idempotently, and record it in `schema_migrations`.
+"""Bringing a catalog's schema up to date, and refusing catalogs this code cannot read.
 
-The script's header line ``-- schema_version: N`` is the version this code writes. A catalog
-stamped with a newer version was written by newer code and is refused rather than guessed at.
+`sql/schema.sql` is the latest full schema; its header line ``-- schema_version: N`` is the version
+this code writes. A new catalog gets that script whole. A catalog of an older version is upgraded
+in place by the scripts `sql/migrations/NNN_*.sql` (NNN = the version each one brings it to), all
+in one transaction, every step recorded in `schema_migrations`. Only writers (ingest) upgrade: a
+read-only reader of an older catalog is told to run the migration, and a catalog written by newer
+code is refused by everyone rather than guessed at.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from pathlib import Path
 import duckdb
 
 from catalog.errors import CatalogError
-from catalog.paths import SCHEMA_FILE, VIEWS_FILE
+from catalog.paths import MIGRATIONS_DIR, SCHEMA_FILE, VIEWS_FILE
 
 _VERSION_LINE = re.compile(r"^--\s*schema_version:\s*(\d+)\s*$", re.MULTILINE)
+_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
 
 @cache
@@ -34,15 +39,30 @@ def script_version(script: str) -> int:
 SCHEMA_VERSION = script_version(schema_script())
 
 
+@cache
+def migrations() -> dict[int, Path]:
+    """Version -> the script that upgrades a catalog from the version before it."""
+    found = {}
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if match is None:
+            raise CatalogError(f"migration {path} is not named NNN_description.sql (NNN = the version it brings a catalog to)")
+        found[int(match.group(1))] = path
+    return found
+
+
+def views_script() -> str:
+    return VIEWS_FILE.read_text(encoding="utf-8") if VIEWS_FILE.exists() else ""
+
+
 def recorded_version(con: duckdb.DuckDBPyConnection) -> int:
     """Highest schema version recorded in the catalog; 0 for a new, empty database."""
     has_table = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-    ).fetchone()[0]
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations' AND schema_name = 'main'"
+    ).fetchall()[0][0]
     if not has_table:
         return 0
-    version = con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
-    return int(version or 0)
+    return int(con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0])
 
 
 def check_not_newer(version: int, db_path: Path | str) -> None:
@@ -53,12 +73,32 @@ def check_not_newer(version: int, db_path: Path | str) -> None:
         )
 
 
-def views_script() -> str:
-    return VIEWS_FILE.read_text(encoding="utf-8") if VIEWS_FILE.exists() else ""
+def check_readable(version: int, db_path: Path | str) -> None:
+    """A read-only reader needs exactly this code's version: newer is refused, older must be migrated first."""
+    check_not_newer(version, db_path)
+    if 0 < version < SCHEMA_VERSION:
+        raise CatalogError(
+            f"catalog {db_path} has schema version {version}, older than this code's {SCHEMA_VERSION}; upgrade it in "
+            f"place with `python -m ingest migrate --db {db_path}` (keeps every row), then open it again"
+        )
+
+
+def _upgrade_steps(version: int) -> list[tuple[int, str, str]]:
+    """(version, description, script) for every step from `version` to SCHEMA_VERSION."""
+    if version == 0:
+        return [(SCHEMA_VERSION, f"{SCHEMA_FILE.name} version {SCHEMA_VERSION}", schema_script())]
+    steps = []
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        if target not in migrations():
+            raise CatalogError(f"no migration from schema version {target - 1} to {target} in {MIGRATIONS_DIR}; "
+                               "this catalog cannot be upgraded by this code")
+        path = migrations()[target]
+        steps.append((target, path.name, path.read_text(encoding="utf-8")))
+    return steps
 
 
 def apply_schema(con: duckdb.DuckDBPyConnection, db_path: Path | str) -> int:
-    """Create whatever is missing, stamp the version, and (re)create the views of `sql/views.sql`.
+    """Create or upgrade the schema and (re)create the views of `sql/views.sql`, in one transaction.
 
     Views hold no data, so they are replaced on every read-write open: a catalog always has the
     views of the code that last wrote it.
@@ -67,12 +107,10 @@ def apply_schema(con: duckdb.DuckDBPyConnection, db_path: Path | str) -> int:
     check_not_newer(version, db_path)
     con.execute("BEGIN TRANSACTION")
     try:
-        if version < SCHEMA_VERSION:
-            con.execute(schema_script())
-            con.execute(
-                "INSERT INTO schema_migrations (version, description) VALUES ($version, $description)",
-                {"version": SCHEMA_VERSION, "description": f"{SCHEMA_FILE.name} version {SCHEMA_VERSION}"},
-            )
+        for target, description, script in _upgrade_steps(version) if version < SCHEMA_VERSION else []:
+            con.execute(script)
+            con.execute("INSERT INTO schema_migrations (version, description) VALUES ($version, $description)",
+                        {"version": target, "description": description})
         if views_script().strip():
             con.execute(views_script())
         con.execute("COMMIT")

@@ -148,7 +148,7 @@ def delete_sae_rows(con: duckdb.DuckDBPyConnection, sae_id: str) -> None:
 
 
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str, project_version: str, analysis_version: int,
-              device: str, config: Mapping[str, object]) -> None:
+              device: str, config: Mapping[str, object], library_versions: Mapping[str, str]) -> None:
     """Record that a run began, so that every row it writes can point at its config."""
     insert_record(con, "runs", {
         "run_id": run_id,
@@ -160,6 +160,7 @@ def start_run(con: duckdb.DuckDBPyConnection, run_id: str, project_version: str,
         "config_json": json.dumps(dict(config), sort_keys=True, default=str),
         "timings_json": None,
         "status": "running",
+        "library_versions": json.dumps(dict(library_versions), sort_keys=True),
     })
 
 

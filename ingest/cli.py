@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     sets.add_argument("--null-directions", type=int, default=2048)
     sets.add_argument("--samples", type=int, default=10, help="sample tokens printed per set (default 10)")
     commands.add_parser("releases", help="list the known releases and their SAEs")
+    migrate = commands.add_parser("migrate", help="upgrade a catalog written by an older schema version, in place")
+    migrate.add_argument("--db", type=Path, default=Path(DEFAULT_DB), help=f"catalog file (default {DEFAULT_DB})")
     return parser
 
 
@@ -106,7 +108,23 @@ def _cmd_releases(args: argparse.Namespace) -> None:
             print(f"    {sae.id:34s} layer {sae.layer:2d}  neuronpedia {sae.neuronpedia_id}")
 
 
-COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "sets": _cmd_sets, "releases": _cmd_releases}
+def _cmd_migrate(args: argparse.Namespace) -> None:
+    from catalog.connect import open_for_write, open_read_only
+    from catalog.schema import recorded_version
+
+    if not Path(args.db).exists():
+        raise IngestInputError(f"catalog {args.db} does not exist; nothing to migrate")
+    con = open_for_write(args.db)  # upgrades in one transaction
+    try:
+        steps = con.execute("SELECT version, description FROM schema_migrations ORDER BY version").fetchall()
+        version = recorded_version(con)
+    finally:
+        con.close()
+    open_read_only(args.db).close()
+    print(f"catalog {args.db} is at schema version {version}; history: " + ", ".join(f"{v} ({d})" for v, d in steps))
+
+
+COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "sets": _cmd_sets, "releases": _cmd_releases, "migrate": _cmd_migrate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

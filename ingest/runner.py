@@ -32,7 +32,7 @@ from ingest.sources.hub import download_sae_folder
 from ingest.sources.model import PROCESSING, LoadedModel, load_model
 from ingest.sources.registry import get_release
 from ingest.sources.sae import LoadedSae, load_sae_folder
-from ingest.version import project_version
+from ingest.version import library_versions, project_version
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,8 @@ class IngestRunner:
         with self.catalog() as con:
             store.write_model(con, self._model_record(model, summary.run_id),
                               tables.tokens_table(model.vocab.raw, model.vocab.text), tables.unembed_table(model.W_U))
-            store.start_run(con, summary.run_id, project_version(), ANALYSIS_VERSION, str(self.device), cfg.to_json_dict())
+            store.start_run(con, summary.run_id, project_version(), ANALYSIS_VERSION, str(self.device), cfg.to_json_dict(),
+                            library_versions())
         status = "failed"
         try:
             enrichment = None

@@ -1,8 +1,9 @@
 -- Logit-lens feature catalog schema.
--- schema_version: 1
+-- schema_version: 2
 --
 -- Applied idempotently by catalog.schema.apply_schema (every statement is IF NOT EXISTS) and recorded
--- in schema_migrations. Table and column names are the public contract of DESIGN.md §5: add columns
+-- in schema_migrations. This file is always the latest full schema, for new catalogs; a catalog of an
+-- older version is upgraded in place by sql/migrations/NNN_*.sql (NNN = the version it brings it to). Table and column names are the public contract of DESIGN.md §5: add columns
 -- freely, rename nothing without a migration.
 --
 -- Vectors (`unembed.vec`, `decoder.vec`) are FLOAT[] lists rather than fixed-size FLOAT[d_model]
@@ -25,7 +26,8 @@ CREATE TABLE IF NOT EXISTS runs (
     device           VARCHAR NOT NULL,
     config_json      VARCHAR NOT NULL,   -- the IngestConfig as JSON
     timings_json     VARCHAR,            -- seconds per SAE and phase
-    status           VARCHAR NOT NULL    -- 'running' | 'finished' | 'failed'
+    status           VARCHAR NOT NULL,   -- 'running' | 'finished' | 'failed'
+    library_versions VARCHAR             -- JSON: python, torch, transformer_lens, duckdb, ... (schema v2)
 );
 
 CREATE TABLE IF NOT EXISTS models (

@@ -50,8 +50,9 @@ def test_run_fills_every_table(ingested):
     saes = con.execute("SELECT sae_id, hook_name, layer, model_name, d_in, d_sae, has_sparsity FROM saes ORDER BY sae_id").fetchall()
     assert saes == [("local/blocks.0.hook_resid_post", "blocks.0.hook_resid_post", 0, "tiny-gpt2", D_MODEL, D_SAE, False),
                     ("local/blocks.0.hook_resid_pre", "blocks.0.hook_resid_pre", 0, "tiny-gpt2", D_MODEL, D_SAE, True)]
-    status, config_json = con.execute("SELECT status, config_json FROM runs").fetchone()
+    status, config_json, library_versions = con.execute("SELECT status, config_json, library_versions FROM runs").fetchone()
     assert status == "finished" and '"chunk_size": 16' in config_json
+    assert '"torch": "2.' in library_versions and '"duckdb": ' in library_versions
     con.close()
 
 

@@ -1,0 +1,157 @@
+-- Logit-lens feature catalog schema.
+-- schema_version: 1
+--
+-- Applied idempotently by catalog.schema.apply_schema (every statement is IF NOT EXISTS) and recorded
+-- in schema_migrations. Table and column names are the public contract of DESIGN.md §5: add columns
+-- freely, rename nothing without a migration.
+--
+-- Vectors (`unembed.vec`, `decoder.vec`) are FLOAT[] lists rather than fixed-size FLOAT[d_model]
+-- arrays because one catalog can hold models of different widths; `list_inner_product(a.vec, b.vec)`
+-- works directly and `vec::FLOAT[768]` gives an array where an array function is wanted.
+
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     INTEGER PRIMARY KEY,
+    description VARCHAR NOT NULL,
+    applied_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
+);
+
+-- One row per ingest run: what produced the rows (DESIGN.md "every output records the version and config").
+CREATE TABLE IF NOT EXISTS runs (
+    run_id           VARCHAR PRIMARY KEY,
+    started_at       TIMESTAMP NOT NULL,
+    finished_at      TIMESTAMP,
+    project_version  VARCHAR NOT NULL,
+    analysis_version INTEGER NOT NULL,
+    device           VARCHAR NOT NULL,
+    config_json      VARCHAR NOT NULL,   -- the IngestConfig as JSON
+    timings_json     VARCHAR,            -- seconds per SAE and phase
+    status           VARCHAR NOT NULL    -- 'running' | 'finished' | 'failed'
+);
+
+CREATE TABLE IF NOT EXISTS models (
+    model_name  VARCHAR PRIMARY KEY,
+    d_model     INTEGER NOT NULL,
+    d_vocab     INTEGER NOT NULL,
+    source      VARCHAR NOT NULL,        -- hub id or local folder it was loaded from
+    processing  VARCHAR NOT NULL,        -- e.g. 'TransformerBridge compatibility mode: fold_ln, center_writing_weights, center_unembed'
+    fingerprint VARCHAR NOT NULL,        -- sha256 of the processed W_U
+    run_id      VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS tokens (
+    model_name VARCHAR NOT NULL,
+    token_id   INTEGER NOT NULL,
+    token      VARCHAR NOT NULL,         -- decoded text, e.g. ' Paris'
+    raw        VARCHAR NOT NULL,         -- BPE string, e.g. 'ĠParis'
+    PRIMARY KEY (model_name, token_id)
+);
+
+-- The processed W_U column used for every logit weight: W_U[:, token_id].
+CREATE TABLE IF NOT EXISTS unembed (
+    model_name VARCHAR NOT NULL,
+    token_id   INTEGER NOT NULL,
+    vec        FLOAT[] NOT NULL,
+    PRIMARY KEY (model_name, token_id)
+);
+
+CREATE TABLE IF NOT EXISTS saes (
+    sae_id              VARCHAR PRIMARY KEY, -- '<release>/<id within release>', e.g. 'gpt2-small-res-jb/blocks.8.hook_resid_pre'
+    release             VARCHAR NOT NULL,
+    sae_name            VARCHAR NOT NULL,    -- id within the release (the folder name)
+    hook_name           VARCHAR NOT NULL,
+    layer               INTEGER NOT NULL,
+    model_name          VARCHAR NOT NULL,
+    d_in                INTEGER NOT NULL,
+    d_sae               INTEGER NOT NULL,
+    neuronpedia_id      VARCHAR,             -- e.g. 'gpt2-small/8-res-jb'; NULL when unknown
+    source              VARCHAR NOT NULL,    -- hub repo/folder or local path
+    weights_fingerprint VARCHAR NOT NULL,    -- sha256 of W_dec and the sparsity file
+    analysis_version    INTEGER NOT NULL,
+    has_sparsity        BOOLEAN NOT NULL,
+    cfg_json            VARCHAR NOT NULL,    -- the SAE's cfg.json as read
+    run_id              VARCHAR NOT NULL,
+    seconds             DOUBLE
+);
+
+-- Moments over the vocabulary of W_dec[f] @ W_U (population form; kurtosis is not excess: Gaussian = 3),
+-- and of the cosine variant W_dec[f] @ (W_U / ||W_U[:, t]||).
+CREATE TABLE IF NOT EXISTS features (
+    sae_id         VARCHAR NOT NULL,
+    feature        INTEGER NOT NULL,
+    log10_density  DOUBLE,               -- NULL when the SAE has no sparsity file
+    is_dead        BOOLEAN,              -- log10_density < -9 (the notebook's rule); NULL without sparsity
+    decoder_norm   DOUBLE NOT NULL,
+    mean           DOUBLE NOT NULL,
+    std            DOUBLE NOT NULL,
+    skewness       DOUBLE NOT NULL,
+    kurtosis       DOUBLE NOT NULL,
+    cos_mean       DOUBLE NOT NULL,
+    cos_std        DOUBLE NOT NULL,
+    cos_skewness   DOUBLE NOT NULL,
+    cos_kurtosis   DOUBLE NOT NULL,
+    logit_min      DOUBLE NOT NULL,      -- histogram range: 50 equal bins from logit_min to logit_max
+    logit_max      DOUBLE NOT NULL,
+    hist_counts    INTEGER[] NOT NULL,
+    PRIMARY KEY (sae_id, feature)
+);
+
+CREATE TABLE IF NOT EXISTS decoder (
+    sae_id  VARCHAR NOT NULL,
+    feature INTEGER NOT NULL,
+    vec     FLOAT[] NOT NULL,            -- W_dec[feature], as stored in the SAE (not normalised)
+    PRIMARY KEY (sae_id, feature)
+);
+
+CREATE TABLE IF NOT EXISTS feature_tokens (
+    sae_id    VARCHAR NOT NULL,
+    feature   INTEGER NOT NULL,
+    direction VARCHAR NOT NULL,          -- 'top' (most promoted) or 'bottom' (most suppressed)
+    rank      INTEGER NOT NULL,          -- 0 = most extreme
+    token_id  INTEGER NOT NULL,
+    value     DOUBLE NOT NULL            -- the logit weight
+    -- unique on (sae_id, feature, direction, rank); no index, so that bulk writes stay fast
+);
+
+CREATE SEQUENCE IF NOT EXISTS token_set_ids START 1;
+
+CREATE TABLE IF NOT EXISTS token_sets (
+    set_id        INTEGER PRIMARY KEY,
+    model_name    VARCHAR NOT NULL,
+    name          VARCHAR NOT NULL,
+    family        VARCHAR NOT NULL,
+    definition    VARCHAR NOT NULL,
+    size          INTEGER NOT NULL,
+    dropped_words VARCHAR[] NOT NULL,    -- words of a word list that were not a single token
+    UNIQUE (model_name, name)
+);
+
+CREATE TABLE IF NOT EXISTS token_set_members (
+    set_id   INTEGER NOT NULL,
+    token_id INTEGER NOT NULL,
+    PRIMARY KEY (set_id, token_id)
+);
+
+-- Calibration null per model and set: the KS d of random unit directions of the residual stream
+-- pushed through the same W_U (sorted ascending). p_null compares a feature's d against these.
+CREATE TABLE IF NOT EXISTS enrichment_null (
+    model_name   VARCHAR NOT NULL,
+    set_id       INTEGER NOT NULL,
+    seed         BIGINT NOT NULL,
+    n_directions INTEGER NOT NULL,
+    d_values     DOUBLE[] NOT NULL,
+    PRIMARY KEY (model_name, set_id)
+);
+
+-- One row per (feature, set). d is the KS statistic (the notebook's running-sum score);
+-- direction +1 when the set's tokens sit among the feature's promoted tokens, -1 among the suppressed.
+CREATE TABLE IF NOT EXISTS enrichment (
+    sae_id    VARCHAR NOT NULL,
+    feature   INTEGER NOT NULL,
+    set_id    INTEGER NOT NULL,
+    d         FLOAT NOT NULL,
+    direction TINYINT NOT NULL,
+    p_value   DOUBLE NOT NULL,           -- KS asymptotic, n_eff = k(V-k)/V: assumes exchangeable tokens
+    p_null    DOUBLE NOT NULL,           -- against random directions through W_U (calibrated)
+    q_value   DOUBLE NOT NULL            -- Benjamini-Hochberg over p_null within the SAE
+    -- unique on (sae_id, feature, set_id); no index (tens of millions of rows), rows written in that order
+);
