@@ -22,7 +22,7 @@ DEVICE      ?= auto
 FEATURES    ?= 24576
 INGEST_ARGS ?=
 
-.PHONY: install demo ingest test bench app clean
+.PHONY: install browser demo demo-catalog ingest test bench app clean
 
 install: $(VENV)/.installed
 
@@ -34,8 +34,25 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -c "from ingest.token_sets.nltk_data import main; main()"
 	touch $@
 
-demo: install
+STREAMLIT   := $(PY) -m streamlit run app/main.py --server.headless true --browser.gatherUsageStats false \
+               --server.port $(PORT)
+PORT        ?= 8501
+
+# Build the demo catalog (no network needed; a second run reuses it) and serve the browser on it.
+demo: demo-catalog
+	@echo "serving the catalog browser on http://localhost:$(PORT) (Ctrl-C to stop)"
+	$(STREAMLIT) -- --db $(DEMO_DB)
+
+demo-catalog: install
 	$(PY) -m ingest demo --db $(DEMO_DB) --device $(DEVICE)
+
+# Serve the browser on any catalog: make app DB=path/to/catalog.duckdb
+app: install
+	$(STREAMLIT) -- --db $(DB)
+
+# Debian's chromium and Playwright for the browser end-to-end test.
+browser: install
+	bash scripts/install_browser.sh $(VENV)
 
 # Add SAEs to a catalog: a release (all SAEs, or SAE_IDS="id1 id2"), or local SAELens folders
 # (SAE_DIRS="dir1 dir2" with MODEL=hub-id-or-folder).
@@ -44,11 +61,12 @@ ingest: install
 	  $(if $(SAE_DIRS),$(foreach d,$(SAE_DIRS),--sae-dir $(d)) --model $(MODEL),--release $(RELEASE) $(foreach s,$(SAE_IDS),--sae-id $(s)) $(if $(MODEL),--model $(MODEL))) \
 	  $(INGEST_ARGS)
 
-test: install
+test: install browser
 	$(PY) -m pytest -q
 
 bench: install
 	$(PY) -m ingest.bench --features $(FEATURES) --device $(DEVICE)
+	$(PY) -m catalog.bench_queries
 
 clean:
 	rm -rf $(VENV) .pytest_cache $(DEMO_DB)

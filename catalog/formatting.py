@@ -1,0 +1,65 @@
+"""Printing results: an aligned table for people, CSV or JSON for programs.
+
+JSON cannot hold NaN or infinity, so those print as null; CSV has no lists, so list cells print
+as JSON text. Tables shorten long cells (``--format csv`` or ``json`` give every character).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+OUTPUT_FORMATS = ("table", "csv", "json", "jsonl")
+_TABLE_CELL_CHARS = 70
+
+
+def jsonable(value: object) -> object:
+    """A cell as plain Python for json.dumps: numpy values unwrapped, NaN and infinities as None."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    elif isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return str(value)
+    return value
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    return [{str(column): jsonable(value) for column, value in zip(frame.columns, row)}
+            for row in frame.itertuples(index=False, name=None)]
+
+
+def _is_list_cell(value: object) -> bool:
+    return isinstance(value, (list, tuple, np.ndarray))
+
+
+def render(frame: pd.DataFrame, fmt: str = "table") -> str:
+    """``frame`` as text in one of OUTPUT_FORMATS."""
+    if fmt == "json":
+        return "[\n" + ",\n".join(json.dumps(row, ensure_ascii=False) for row in records(frame)) + "\n]\n"
+    if fmt == "jsonl":
+        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in records(frame))
+    if fmt == "csv":
+        shown = frame.copy()
+        for column in shown.columns:
+            if shown[column].map(_is_list_cell).any():
+                shown[column] = shown[column].map(lambda v: json.dumps(jsonable(v), ensure_ascii=False)
+                                                  if _is_list_cell(v) else v)
+        return shown.to_csv(index=False)
+    if fmt == "table":
+        if frame.empty:
+            return "(no rows)\n" if len(frame.columns) == 0 else f"(no rows; columns: {', '.join(map(str, frame.columns))})\n"
+        shown = frame.map(lambda v: repr(jsonable(v)) if _is_list_cell(v) else v)
+        return shown.to_string(index=False, max_colwidth=_TABLE_CELL_CHARS) + "\n"
+    raise ValueError(f"unknown output format {fmt!r}; formats: {', '.join(OUTPUT_FORMATS)}")

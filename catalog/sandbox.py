@@ -1,0 +1,124 @@
+"""The SQL console: one user SELECT on a locked-down, read-only connection (DESIGN.md §6).
+
+What keeps a console query harmless, in layers:
+
+- the file is attached ``READ_ONLY``: nothing can be written to it, whatever the statement;
+- only a single statement, and only a SELECT, is accepted (DuckDB's own parser decides, so
+  comments and string literals cannot smuggle a second statement past it);
+- ``enable_external_access = false``: no reading or writing files (read_csv, COPY, ATTACH, ...),
+  no network; ``autoload_known_extensions``/``autoinstall_known_extensions = false``: no
+  extension is fetched or loaded; ``lock_configuration = true``: none of this can be SET back;
+- ``threads`` and ``memory_limit`` caps, no spilling to disk, a row cap, and a timeout: DuckDB has
+  no statement timeout, so a timer calls ``connection.interrupt()``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from catalog.connect import check_is_catalog_file, with_lock_retry
+from catalog.errors import CatalogError
+from catalog.reading import check_catalog, install_views
+from catalog.result import MAX_LIMIT, QueryResult
+
+DEFAULT_MAX_ROWS = 10_000
+DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_THREADS = 2
+DEFAULT_MEMORY_LIMIT = "2GB"
+
+
+def sandbox_config(threads: int = DEFAULT_THREADS, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> dict[str, object]:
+    """DuckDB settings of a console connection, given when it starts."""
+    return {
+        "autoload_known_extensions": False,
+        "autoinstall_known_extensions": False,
+        "threads": threads,
+        "memory_limit": memory_limit,
+        "temp_directory": "",          # no spilling: a query too big for memory_limit fails instead
+    }
+
+
+def _open_sandbox(path: Path, threads: int, memory_limit: str) -> duckdb.DuckDBPyConnection:
+    # A private in-memory instance that ATTACHes the file read-only: DuckDB refuses a second
+    # connection to one file with other settings in the same process, and the query layer's own
+    # connections (catalog.reading) have other settings. File access is switched off, and every
+    # setting locked, only after the ATTACH.
+    con = duckdb.connect(":memory:", config=sandbox_config(threads, memory_limit))
+    try:
+        con.execute("ATTACH $path AS catalog (READ_ONLY)", {"path": str(path)}).fetchall()
+        con.execute("USE catalog").fetchall()
+        con.execute("SET enable_external_access = false").fetchall()
+        con.execute("SET lock_configuration = true").fetchall()
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+@contextmanager
+def sandbox_connection(db_path: Path | str, threads: int = DEFAULT_THREADS,
+                       memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only, locked-down connection on a checked catalog, with the current views."""
+    path = Path(db_path)
+    if not path.exists():
+        raise CatalogError(f"catalog {path} does not exist; build one with `make demo` or `python -m ingest run ... --db {path}`")
+    check_is_catalog_file(path)
+    con = with_lock_retry(lambda: _open_sandbox(path, threads, memory_limit), path)
+    try:
+        install_views(con, check_catalog(con, path))  # TEMP views, when needed: allowed on a read-only file
+        yield con
+    finally:
+        con.close()
+
+
+def check_single_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Refuse anything but exactly one SELECT statement, before running any of it."""
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as error:
+        raise CatalogError(f"sql: cannot parse the statement: {error}") from None
+    if len(statements) != 1:
+        raise CatalogError(f"sql: give exactly one statement, got {len(statements)}; "
+                           "run them one at a time (a trailing ';' is fine)")
+    kind = statements[0].type
+    if kind != duckdb.StatementType.SELECT:
+        raise CatalogError(f"sql: only SELECT queries run in the console (the catalog is read-only here); "
+                           f"got a statement of type {kind.name}")
+
+
+def run_sql(db_path: Path | str, sql: str, max_rows: int = DEFAULT_MAX_ROWS, timeout_s: float = DEFAULT_TIMEOUT_S,
+            threads: int = DEFAULT_THREADS, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> QueryResult:
+    """Run one user SELECT; at most ``max_rows`` rows come back, and ``truncated`` says if more matched."""
+    if not 1 <= max_rows <= MAX_LIMIT:
+        raise CatalogError(f"sql: max_rows must be between 1 and {MAX_LIMIT}, got {max_rows}")
+    if timeout_s <= 0:
+        raise CatalogError(f"sql: timeout must be positive, got {timeout_s}")
+    started = time.perf_counter()
+    with sandbox_connection(db_path, threads, memory_limit) as con:
+        check_single_select(con, sql)
+        frame = _fetch_with_timeout(con, sql, max_rows + 1, timeout_s)
+    return QueryResult.from_rows(frame, max_rows, "sql", {}, time.perf_counter() - started)
+
+
+def _fetch_with_timeout(con: duckdb.DuckDBPyConnection, sql: str, rows: int, timeout_s: float):
+    timer = threading.Timer(timeout_s, con.interrupt)
+    timer.start()
+    try:
+        # The relation API wraps the user's query as a subquery and limits it without editing its text.
+        return con.sql(sql).limit(rows).df()
+    except duckdb.InterruptException:
+        raise CatalogError(f"sql: the query ran longer than {timeout_s:g} s and was stopped; "
+                           "add filters or a LIMIT, or raise --timeout") from None
+    except duckdb.OutOfMemoryException:
+        raise CatalogError("sql: the query needed more memory than the console allows; "
+                           "add filters or a LIMIT, or aggregate before fetching") from None
+    except duckdb.Error as error:
+        raise CatalogError(f"sql: DuckDB refused the query: {error}") from None
+    finally:
+        timer.cancel()

@@ -1,0 +1,33 @@
+-- name: enriched_a_not_b
+-- description: Features enriched for token set A but not set B (e.g. boys' names but not girls' names), ranked by score_a - score_b with score = -ln(1 - d).
+-- param: set_a TOKEN_SET  the set the features should be enriched for, e.g. 'boys_names'
+-- param: set_b TOKEN_SET  the set they should not be enriched for, e.g. 'girls_names'
+-- param: direction_a INTEGER = NULL  require this direction for set A (1: promoted, -1: suppressed); NULL: either
+-- param: layer LAYER = NULL  only SAEs at this layer (default: all layers)
+-- param: limit INTEGER = 100  most rows to return
+WITH pair AS (
+    -- One pass over enrichment for both sets; a set name may exist for several models.
+    SELECT set_id, name = :set_a AS is_a FROM token_sets WHERE name IN (:set_a, :set_b)
+), both_sets AS (
+    SELECT e.sae_id, e.feature,
+           max(e.d) FILTER (WHERE pair.is_a) AS d_a,
+           max(e.direction) FILTER (WHERE pair.is_a) AS direction_a,
+           max(e.d) FILTER (WHERE NOT pair.is_a) AS d_b,
+           max(e.direction) FILTER (WHERE NOT pair.is_a) AS direction_b
+    FROM enrichment AS e
+    JOIN pair ON pair.set_id = e.set_id
+    WHERE (:layer IS NULL OR e.sae_id IN (SELECT sae_id FROM saes WHERE layer = :layer))
+    GROUP BY e.sae_id, e.feature
+), scored AS (
+    SELECT *, -ln(1 - d_a::DOUBLE) AS score_a, -ln(1 - d_b::DOUBLE) AS score_b
+    FROM both_sets
+    WHERE d_a IS NOT NULL AND d_b IS NOT NULL
+      AND (:direction_a IS NULL OR direction_a = :direction_a)
+)
+SELECT sc.sae_id, s.layer, sc.feature, sc.d_a, sc.direction_a, sc.score_a, sc.d_b, sc.direction_b, sc.score_b,
+       sc.score_a - sc.score_b AS score_difference,
+       'https://neuronpedia.org/' || s.neuronpedia_id || '/' || sc.feature AS neuronpedia_url
+FROM scored AS sc
+JOIN saes AS s ON s.sae_id = sc.sae_id
+ORDER BY score_difference DESC, sc.sae_id, sc.feature
+LIMIT :limit

@@ -1,0 +1,31 @@
+-- name: high_skew_features
+-- description: Features of one layer whose logit-weight skewness is above a threshold, most skewed first, with Neuronpedia links and top tokens (the notebook's first query).
+-- param: layer LAYER  layer of the SAE (0-based; GPT-2 small res-jb's blocks.11.hook_resid_post is layer 12)
+-- param: min_skewness DOUBLE = 3.0  keep features whose skewness is above this
+-- param: sae SAE = NULL  only this SAE (default: every SAE at that layer)
+-- param: limit INTEGER = 100  most rows to return
+WITH picked AS (
+    -- Rank on the narrow features table first; token text is looked up for the kept rows only.
+    SELECT f.sae_id, f.feature, s.model_name
+    FROM features AS f
+    JOIN saes AS s ON s.sae_id = f.sae_id
+    WHERE s.layer = :layer
+      AND f.skewness > :min_skewness
+      AND (:sae IS NULL OR f.sae_id = :sae)
+    ORDER BY f.skewness DESC, f.sae_id, f.feature
+    LIMIT :limit
+), token_lists AS (
+    SELECT p.sae_id, p.feature,
+           list(t.token ORDER BY ft.rank) FILTER (WHERE ft.direction = 'top') AS top_tokens,
+           list(t.token ORDER BY ft.rank) FILTER (WHERE ft.direction = 'bottom') AS bottom_tokens
+    FROM picked AS p
+    JOIN feature_tokens AS ft ON ft.sae_id = p.sae_id AND ft.feature = p.feature
+    JOIN tokens AS t ON t.model_name = p.model_name AND t.token_id = ft.token_id
+    GROUP BY p.sae_id, p.feature
+)
+SELECT fs.sae_id, fs.layer, fs.feature, fs.skewness, fs.kurtosis, fs.std, fs.log10_density,
+       fs.neuronpedia_url, tl.top_tokens, tl.bottom_tokens
+FROM picked AS p
+JOIN feature_stats AS fs ON fs.sae_id = p.sae_id AND fs.feature = p.feature
+LEFT JOIN token_lists AS tl ON tl.sae_id = p.sae_id AND tl.feature = p.feature
+ORDER BY fs.skewness DESC, fs.sae_id, fs.feature

@@ -1,0 +1,91 @@
+-- Views over the catalog's tables: the joins people always write, written once.
+--
+-- Applied by catalog.schema.apply_schema on every read-write open (inside its transaction, so every
+-- statement here must also work on an empty catalog). A read-only connection of the query layer
+-- whose catalog was written by older code re-creates them as TEMP views (catalog/reading.py), so
+-- saved queries always see the current definitions. Views hold no data. Every statement starts
+-- `CREATE OR REPLACE VIEW`.
+--
+-- Neuronpedia URLs follow DESIGN.md §7: https://neuronpedia.org/{model}/{source}/{index}, where
+-- saes.neuronpedia_id is '{model}/{source}'; NULL when the SAE has no Neuronpedia id.
+
+-- Bump views_version whenever a view here changes: a reader whose catalog holds an older version
+-- (or none) re-creates every view as TEMP for its connection; a current catalog's views are used as stored.
+CREATE OR REPLACE VIEW catalog_views_version AS SELECT 1 AS views_version;
+
+-- One row per SAE: where it sits, its Neuronpedia id, and how many of its features are dead.
+CREATE OR REPLACE VIEW sae_summary AS
+SELECT s.sae_id, s.release, s.sae_name, s.model_name, s.hook_name, s.layer, s.d_in, s.d_sae,
+       s.neuronpedia_id, s.has_sparsity,
+       count(f.feature) AS n_features,
+       count(*) FILTER (WHERE f.is_dead) AS n_dead,
+       median(f.log10_density) AS median_log10_density
+FROM saes AS s
+LEFT JOIN features AS f ON f.sae_id = s.sae_id
+GROUP BY ALL;
+
+-- One row per feature: its SAE, layer, Neuronpedia link, density and logit-weight moments.
+-- Cheap to filter: no token text (see feature_overview for that).
+CREATE OR REPLACE VIEW feature_stats AS
+SELECT s.sae_id, s.release, s.model_name, s.hook_name, s.layer, f.feature,
+       s.neuronpedia_id,
+       'https://neuronpedia.org/' || s.neuronpedia_id || '/' || f.feature AS neuronpedia_url,
+       f.log10_density, f.is_dead, f.decoder_norm,
+       f.mean, f.std, f.skewness, f.kurtosis,
+       f.cos_mean, f.cos_std, f.cos_skewness, f.cos_kurtosis
+FROM features AS f
+JOIN saes AS s ON s.sae_id = f.sae_id;
+
+-- A feature's stored top tokens (most promoted first) and bottom tokens (most suppressed first),
+-- as decoded text with their logit weights.
+CREATE OR REPLACE VIEW feature_token_lists AS
+SELECT ft.sae_id, ft.feature,
+       list(t.token ORDER BY ft.rank) FILTER (WHERE ft.direction = 'top') AS top_tokens,
+       list(ft.value ORDER BY ft.rank) FILTER (WHERE ft.direction = 'top') AS top_values,
+       list(t.token ORDER BY ft.rank) FILTER (WHERE ft.direction = 'bottom') AS bottom_tokens,
+       list(ft.value ORDER BY ft.rank) FILTER (WHERE ft.direction = 'bottom') AS bottom_values
+FROM feature_tokens AS ft
+JOIN saes AS s ON s.sae_id = ft.sae_id
+JOIN tokens AS t ON t.model_name = s.model_name AND t.token_id = ft.token_id
+GROUP BY ft.sae_id, ft.feature;
+
+-- feature_stats plus the top and bottom tokens as text. Filter on feature_stats' columns first
+-- when you can: the token lists are built for the rows that survive.
+CREATE OR REPLACE VIEW feature_overview AS
+SELECT fs.*, tl.top_tokens, tl.top_values, tl.bottom_tokens, tl.bottom_values
+FROM feature_stats AS fs
+LEFT JOIN feature_token_lists AS tl ON tl.sae_id = fs.sae_id AND tl.feature = fs.feature;
+
+-- One row per (feature, token set) with the set's name and the notebook's score -ln(1 - d)
+-- (d is the KS statistic; the score is +inf when d = 1).
+CREATE OR REPLACE VIEW enrichment_scores AS
+SELECT e.sae_id, s.layer, e.feature, e.set_id, ts.name AS set_name, ts.family AS set_family,
+       ts.size AS set_size, e.d, -ln(1 - e.d::DOUBLE) AS score, e.direction,
+       e.p_value, e.p_null, e.q_value
+FROM enrichment AS e
+JOIN token_sets AS ts ON ts.set_id = e.set_id
+JOIN saes AS s ON s.sae_id = e.sae_id;
+
+-- Percentiles (1, 5, 10, 25, 50, 75, 90, 95, 99) of each moment per SAE, i.e. per layer of a
+-- release: the notebook's by-layer plots. Linear interpolation, as pandas' describe(). One pass
+-- over features computes all four statistics; the UNION ALL only reshapes 4 x (number of SAEs) rows.
+CREATE OR REPLACE VIEW layer_percentiles AS
+WITH per_sae AS (
+    SELECT sae_id, count(*) AS n,
+           quantile_cont(skewness, [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99]) AS skewness,
+           quantile_cont(kurtosis, [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99]) AS kurtosis,
+           quantile_cont(cos_skewness, [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99]) AS cos_skewness,
+           quantile_cont(cos_kurtosis, [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99]) AS cos_kurtosis
+    FROM features
+    GROUP BY sae_id
+), long_form AS (
+    SELECT sae_id, n, 'skewness' AS statistic, skewness AS q FROM per_sae
+    UNION ALL SELECT sae_id, n, 'kurtosis', kurtosis FROM per_sae
+    UNION ALL SELECT sae_id, n, 'cos_skewness', cos_skewness FROM per_sae
+    UNION ALL SELECT sae_id, n, 'cos_kurtosis', cos_kurtosis FROM per_sae
+)
+SELECT s.model_name, s.release, s.sae_id, s.hook_name, s.layer, lf.statistic, lf.n,
+       lf.q[1] AS p01, lf.q[2] AS p05, lf.q[3] AS p10, lf.q[4] AS p25, lf.q[5] AS p50,
+       lf.q[6] AS p75, lf.q[7] AS p90, lf.q[8] AS p95, lf.q[9] AS p99
+FROM long_form AS lf
+JOIN saes AS s ON s.sae_id = lf.sae_id;
