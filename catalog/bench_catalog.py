@@ -133,13 +133,13 @@ def _feature_tokens_table(shape: BenchShape, rng: np.random.Generator) -> pa.Tab
 
 
 def _enrichment_table(shape: BenchShape, set_ids: np.ndarray, rng: np.random.Generator) -> pa.Table:
-    """Feature-major rows, as ingest writes them."""
+    """Set-major rows (all features of the first set, then the next set), as ingest writes them."""
     rows = shape.d_sae * len(set_ids)
     d = rng.beta(1.2, 12.0, rows).astype(np.float32)
     p_value = rng.random(rows)
     return pa.table({
-        "feature": np.repeat(np.arange(shape.d_sae, dtype=np.int32), len(set_ids)),
-        "set_id": np.tile(set_ids, shape.d_sae), "d": d,
+        "feature": np.tile(np.arange(shape.d_sae, dtype=np.int32), len(set_ids)),
+        "set_id": np.repeat(set_ids, shape.d_sae).astype(np.int32), "d": d,
         "direction": np.where(rng.random(rows) < 0.5, 1, -1).astype(np.int8),
         "p_value": p_value, "p_null": np.minimum(1.0, p_value * 10), "q_value": np.minimum(1.0, p_value * 20)})
 

@@ -60,16 +60,22 @@ def feature_tokens_table(analysis: SaeAnalysis) -> pa.Table:
 
 def enrichment_table(d: np.ndarray, direction: np.ndarray, p_value: np.ndarray, p_null: np.ndarray,
                      q_value: np.ndarray, set_ids: np.ndarray) -> pa.Table:
-    """All [d_sae, n_sets] arrays flattened feature-major, so rows land sorted by (feature, set_id)."""
+    """All [d_sae, n_sets] arrays flattened set-major: rows land sorted by (set_id, feature) within
+    the SAE, so that DuckDB's per-block min/max on set_id lets "top features for a set" read only
+    that set's blocks (17x faster at GPT-2 scale than feature-major order)."""
     d_sae, n_sets = d.shape
+
+    def set_major(values: np.ndarray, dtype: type) -> pa.Array:
+        return pa.array(np.ascontiguousarray(values.T, dtype=dtype).reshape(-1))
+
     return pa.table({
-        "feature": pa.array(np.repeat(np.arange(d_sae, dtype=np.int32), n_sets)),
-        "set_id": pa.array(np.tile(np.asarray(set_ids, dtype=np.int32), d_sae)),
-        "d": pa.array(d.reshape(-1).astype(np.float32)),
-        "direction": pa.array(direction.reshape(-1).astype(np.int8)),
-        "p_value": pa.array(p_value.reshape(-1).astype(np.float64)),
-        "p_null": pa.array(p_null.reshape(-1).astype(np.float64)),
-        "q_value": pa.array(q_value.reshape(-1).astype(np.float64)),
+        "feature": pa.array(np.tile(np.arange(d_sae, dtype=np.int32), n_sets)),
+        "set_id": pa.array(np.repeat(np.asarray(set_ids, dtype=np.int32), d_sae)),
+        "d": set_major(d, np.float32),
+        "direction": set_major(direction, np.int8),
+        "p_value": set_major(p_value, np.float64),
+        "p_null": set_major(p_null, np.float64),
+        "q_value": set_major(q_value, np.float64),
     })
 
 

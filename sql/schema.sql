@@ -155,5 +155,6 @@ CREATE TABLE IF NOT EXISTS enrichment (
     p_value   DOUBLE NOT NULL,           -- KS asymptotic, n_eff = k(V-k)/V: assumes exchangeable tokens
     p_null    DOUBLE NOT NULL,           -- against random directions through W_U (calibrated)
     q_value   DOUBLE NOT NULL            -- Benjamini-Hochberg over p_null within the SAE
-    -- unique on (sae_id, feature, set_id); no index (tens of millions of rows), rows written in that order
+    -- unique on (sae_id, feature, set_id); no index (tens of millions of rows); each SAE's rows are
+    -- written sorted by (set_id, feature), so that a filter on set_id skips other sets' blocks
 );
