@@ -20,6 +20,7 @@ SAE_DIRS    ?=
 MODEL       ?=
 DEVICE      ?= auto
 FEATURES    ?= 24576
+BENCH_DB    ?= /tmp/llcat-bench.duckdb
 INGEST_ARGS ?=
 
 .PHONY: install browser demo demo-catalog ingest test bench app clean
@@ -66,7 +67,8 @@ test: install browser
 
 bench: install
 	$(PY) -m ingest.bench --features $(FEATURES) --device $(DEVICE)
-	$(PY) -m catalog.bench_queries
+	$(PY) -m catalog.bench_queries --db $(BENCH_DB)
+	$(PY) -m app.bench_pages --db $(BENCH_DB)
 
 clean:
-	rm -rf $(VENV) .pytest_cache $(DEMO_DB)
+	rm -rf $(VENV) .pytest_cache $(DEMO_DB) test-artifacts

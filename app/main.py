@@ -1,0 +1,67 @@
+"""The catalog browser: ``streamlit run app/main.py -- --db PATH`` (or ``LLCAT_DB=PATH``).
+
+One file per page under ``app/pages/``; every page reads through ``app/data.py``, which reads
+through the ``catalog`` package only (no torch, no ingest). A missing, empty or busy catalog, or
+any other ``CatalogError`` a page meets, is shown as a message here, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run app/main.py` puts app/ on sys.path, not the repository root that holds the
+# `app` and `catalog` packages (an editable install also provides them; a bare clone does not).
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import streamlit as st
+
+from app import data
+from app.state import PAGES
+from catalog.errors import CatalogBusyError, CatalogError
+
+_PAGE_FILES = {  # page name -> (title, icon)
+    "overview": ("Overview", ":material/dashboard:"),
+    "explore": ("Explore", ":material/scatter_plot:"),
+    "enrichment": ("Enrichment", ":material/stacked_bar_chart:"),
+    "feature": ("Feature", ":material/neurology:"),
+    "token_sets": ("Token sets", ":material/token:"),
+    "sql_console": ("SQL", ":material/terminal:"),
+}
+
+
+def pages() -> list[st.Page]:
+    here = Path(__file__).parent
+    return [st.Page(here / "pages" / f"{name}.py", title=title, icon=icon, url_path=PAGES[name] or None,
+                    default=name == "overview")
+            for name, (title, icon) in _PAGE_FILES.items()]
+
+
+def sidebar(db: Path) -> None:
+    st.sidebar.caption(f"Catalog: `{db}`")
+    if st.sidebar.button("Reload data", help="forget cached query results and read the catalog again"):
+        data.clear_caches()
+
+
+def main() -> None:
+    st.set_page_config(page_title="Logit-lens feature catalog", page_icon=":material/neurology:", layout="wide")
+    navigation = st.navigation(pages())
+    db = data.catalog_path()
+    if db is not None:
+        sidebar(db)
+    # Every page starts with data.require_catalog(), which stops with a message when no catalog is
+    # given and raises CatalogError when it is missing, not a catalog, busy or empty; the page itself
+    # always runs, so that navigation keeps working (and AppTest can switch pages) whatever the state.
+    try:
+        navigation.run()
+    except CatalogBusyError as error:
+        st.warning(f"The catalog is being written right now (an ingest holds it). {error}. "
+                   "Reload the page in a moment.")
+    except CatalogError as error:
+        st.error(str(error))
+
+
+if __name__ == "__main__":
+    main()

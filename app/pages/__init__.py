@@ -1,0 +1,1 @@
+"""The browser's pages, one file each: app/main.py runs them through st.navigation (the app never imports them)."""

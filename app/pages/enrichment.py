@@ -1,0 +1,102 @@
+"""Enrichment: token set enrichment of one SAE's features, the notebook's Manhattan and set-versus-set plots,
+and each set's best features across layers (three views of one page).
+
+Deep link: ``/enrichment?sae=SAE_ID&sets=all_digits&sets=colors&x_set=boys_names&y_set=girls_names&view=Set+vs+set``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from app import data, plots, state
+
+# The notebook's first enrichment cell, then its boys-versus-girls scatter.
+DEFAULT_SETS = ["starts_with_space", "starts_with_capital", "all_digits", "is_punctuation", "all_caps"]
+DEFAULT_PAIR = ["boys_names", "girls_names"]
+PER_SAE = 3
+_BIND = "query-params"
+
+
+def choices(saes: pd.DataFrame, names: list[str]) -> tuple[str, list[str], str, str, int]:
+    """The sidebar: SAE, Manhattan sets, the two sets of the scatter, how many features to label."""
+    sae = st.selectbox("SAE", list(saes["sae_id"]), key="sae", bind=_BIND)
+    sets = st.multiselect("Token sets (Manhattan plot, top features per layer)", names,
+                          default=state.present(names, DEFAULT_SETS, 5), key="sets", bind=_BIND)
+    pair = state.present(names, DEFAULT_PAIR, 2)
+    x_set = st.selectbox("Scatter: x set", names, index=names.index(pair[0]), key="x_set", bind=_BIND)
+    y_set = st.selectbox("Scatter: y set", names, index=names.index(pair[-1]), key="y_set", bind=_BIND)
+    top_n = st.number_input("Features labelled per set", min_value=0, max_value=20, value=3, key="top_n",
+                            bind=_BIND)
+    return sae, sets, x_set, y_set, int(top_n)
+
+
+def manhattan(scores: pd.DataFrame, sets: list[str], top_n: int) -> None:
+    st.subheader("Manhattan plot")
+    st.plotly_chart(plots.manhattan(scores[scores["set_name"].isin(sets)], top_n=top_n, label_threshold=0.0),
+                    key="manhattan")
+    best = (scores[scores["set_name"].isin(sets)].sort_values("d", ascending=False)
+            .groupby("set_name", sort=True).head(max(top_n, 1)))
+    st.dataframe(state.with_open_links(best[["sae_id", "feature", "set_name", "d", "score", "direction",
+                                             "q_value"]]),
+                 hide_index=True, key="manhattan_top", column_config={"open": state.link_column()})
+
+
+def versus(scores: pd.DataFrame, x_set: str, y_set: str, top_n: int) -> None:
+    st.subheader(f"{x_set} versus {y_set}")
+    if x_set == y_set:
+        st.info("Choose two different sets for the scatter.")
+        return
+    st.plotly_chart(plots.set_versus_set(scores, x_set, y_set, n_labels=max(top_n, 1) * 3), key="versus")
+    # Capped scores, so that two infinite scores (d = 1 for both) differ by 0, not NaN.
+    wide = (scores.assign(score=plots.capped(scores["score"]))
+            .pivot_table(index=["sae_id", "feature"], columns="set_name", values="score").reset_index())
+    wide["difference"] = wide[x_set] - wide[y_set]
+    apart = wide.reindex(wide["difference"].abs().sort_values(ascending=False).index).head(10)
+    st.caption(f"Features where the two scores differ most (score = -ln(1-d); positive: more {x_set})")
+    st.dataframe(state.with_open_links(apart[["sae_id", "feature", x_set, y_set, "difference"]]),
+                 hide_index=True, key="versus_table", column_config={"open": state.link_column()})
+
+
+def across_layers(db: Path, saes: pd.DataFrame, sets: list[str]) -> None:
+    st.subheader("Top features per set across layers")
+    top = data.query(db, "app_top_features_per_layer", token_sets=data.joined(sets), per_sae=PER_SAE).frame
+    if top.empty:
+        st.info("No enrichment rows for these sets.")
+        return
+    st.plotly_chart(plots.top_per_layer(top, plots.sae_labels(saes)), key="top_per_layer")
+    st.dataframe(state.with_open_links(top.drop(columns=["neuronpedia_url"]) if top["neuronpedia_url"].isna().all()
+                                       else top),
+                 hide_index=True, key="top_per_layer_table", column_config={"open": state.link_column()})
+
+
+VIEWS = ["Manhattan", "Set vs set", "Across layers"]
+
+
+def render() -> None:
+    db = data.require_catalog()
+    saes, names = data.saes(db), data.set_names(db)
+    with st.sidebar:
+        sae, sets, x_set, y_set, top_n = choices(saes, names)
+    st.title("Token set enrichment")
+    st.caption(f"SAE `{sae}`. Score: -ln(1 - d), d the Kolmogorov-Smirnov statistic of the set's tokens "
+               "ranked by logit weight (the notebook's running-sum score); d = 1 is drawn at the top.")
+    # One view per run: each reads only what it draws, so every view renders quickly on a full catalog.
+    view = st.segmented_control("View", VIEWS, default=VIEWS[0], required=True, key="view", bind=_BIND)
+    if view == "Set vs set":
+        scores = data.query(db, "app_set_scores", token_sets=data.joined([x_set, y_set]), sae=sae).frame
+        versus(scores, x_set, y_set, top_n)
+        return
+    if not sets:
+        st.info("Choose one or more token sets in the sidebar.")
+        st.stop()
+    if view == "Across layers":
+        across_layers(db, saes, sets)
+    else:
+        manhattan(data.query(db, "app_set_scores", token_sets=data.joined(sets), sae=sae).frame, sets, top_n)
+
+
+if __name__ == "__main__":
+    state.run_page(render)

@@ -1,0 +1,64 @@
+"""Overview: the models and SAEs in the catalog, and the notebook's by-layer moment plots.
+
+Deep link: ``/?model=NAME&variant=cosine``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from app import data, plots, state
+
+VARIANTS = {"logit weights": ("skewness", "kurtosis", "std"), "cosine": ("cos_skewness", "cos_kurtosis", "cos_std")}
+
+
+def summary(db: Path, models: pd.DataFrame, saes: pd.DataFrame) -> None:
+    """Counts first, then the two provenance tables."""
+    counts = st.columns(4)
+    counts[0].metric("Models", len(models))
+    counts[1].metric("SAEs", len(saes))
+    counts[2].metric("Features", f"{int(saes['n_features'].sum()):,}")
+    counts[3].metric("Token sets", f"{int(models['n_token_sets'].sum()):,}")
+    st.subheader("Models")
+    st.dataframe(models, hide_index=True, key="models_table")
+    st.subheader("SAEs")
+    st.dataframe(saes, hide_index=True, key="saes_table",
+                 column_config={"median_log10_density": st.column_config.NumberColumn(format="%.2f"),
+                                "ingest_seconds": st.column_config.NumberColumn(format="%.1f")})
+
+
+def by_layer(db: Path, model: str, saes: pd.DataFrame, variant: str) -> None:
+    """Percentile bands, box plots and the animated scatter for one model's SAEs."""
+    skew, kurt, std = VARIANTS[variant]
+    labels = plots.sae_labels(saes[saes["model_name"] == model])
+    pcts = data.query(db, "layer_percentiles", model=model).frame
+    left, right = st.columns(2)
+    left.plotly_chart(plots.percentile_bands(pcts, skew, labels), key="skew_bands")
+    right.plotly_chart(plots.percentile_bands(pcts, kurt, labels), key="kurt_bands")
+    left.plotly_chart(plots.layer_boxes(pcts, skew, labels), key="skew_boxes")
+    right.plotly_chart(plots.layer_boxes(pcts, kurt, labels, log_y=True), key="kurt_boxes")
+    sample = data.query(db, "app_layer_scatter", model=model)
+    st.plotly_chart(plots.layer_scatter_animation(sample.frame, labels, skew, kurt, std), key="layer_scatter")
+    st.caption("Points: a fixed sample of each SAE's live features (dead ones left out, as in the notebook) "
+               "plus its most skewed and most kurtotic ones. Press ▶ to step through the layers.")
+
+
+def render() -> None:
+    db = data.require_catalog()
+    st.title("Logit-lens feature catalog")
+    models, saes = data.models(db), data.saes(db)
+    summary(db, models, saes)
+    st.header("Logit weight statistics across layers")
+    names = sorted(models["model_name"])
+    with st.sidebar:
+        model = st.selectbox("Model", names, key="model", bind="query-params")
+        variant = st.radio("Moments of", list(VARIANTS), key="variant", bind="query-params",
+                           help="raw logit weights W_dec·W_U, or cosines with each token's unembedding")
+    by_layer(db, model, saes, variant)
+
+
+if __name__ == "__main__":
+    state.run_page(render)

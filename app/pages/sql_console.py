@@ -1,0 +1,113 @@
+"""SQL: the saved queries as a menu with their parameters as inputs, and a sandboxed console.
+
+Saved query values are bound parameters (``catalog.queries``); the console runs one read-only
+SELECT on the catalog's locked-down sandbox connection (``catalog.sandbox``).
+Deep link: ``/sql?query=high_skew_features&p_layer=8`` or ``/sql?query=(console)&sql=SELECT+...``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from app import data, state
+from catalog.query_params import Param
+from catalog.result import MAX_LIMIT
+
+CONSOLE = "(console)"
+DEFAULT_QUERY = "saes"  # every catalog has rows for it
+NULL = "(NULL)"
+MAX_ROWS = 10_000
+EXAMPLE = "SELECT layer, count(*) AS features, avg(skewness) AS mean_skewness\nFROM feature_stats GROUP BY layer ORDER BY layer"
+_BIND = "query-params"
+
+
+def catalog_values(db: Path, kind: str) -> list[str] | None:
+    """Choices for a catalog-typed parameter, or None for free input."""
+    if kind == "SAE":
+        return list(data.saes(db)["sae_id"])
+    if kind == "MODEL":
+        return sorted(data.models(db)["model_name"])
+    if kind == "TOKEN_SET":
+        return data.set_names(db)
+    if kind == "LAYER":
+        return [str(layer) for layer in sorted(set(data.saes(db)["layer"]))]
+    return None
+
+
+def param_input(db: Path, param: Param) -> object:
+    """One input widget for a parameter; its value as the query wants it (None: SQL NULL)."""
+    label, key = f"{param.name} ({param.type_label})", f"p_{param.name}"
+    default = None if param.required else param.default
+    options = list(param.choices) if param.kind == "CHOICE" else catalog_values(db, param.kind)
+    if param.kind == "BOOLEAN":
+        options = ["true", "false"]
+    if options is not None:
+        options = ([] if param.required else [NULL]) + options
+        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        index = options.index(shown) if default is not None and shown in options else 0
+        value = st.selectbox(label, options, index=index, key=key, bind=_BIND, help=param.description)
+        return None if value == NULL else value
+    if param.kind in ("INTEGER", "FEATURE"):
+        top = MAX_LIMIT if param.name == "limit" else None
+        return st.number_input(label, value=default, step=1, min_value=1 if param.name == "limit" else None,
+                               max_value=top, key=key, bind=_BIND, help=param.description)
+    if param.kind == "DOUBLE":
+        return st.number_input(label, value=default, key=key, bind=_BIND, format="%g", help=param.description)
+    text = st.text_input(label, value="" if default is None else str(default), key=key, bind=_BIND,
+                         help=param.description + " (spaces count: ' Paris' is not 'Paris')")
+    return None if text == "" and not param.required else text
+
+
+def saved(db: Path, name: str) -> None:
+    query = data.queries_menu()[name]
+    st.markdown(query.description)
+    with st.sidebar:
+        st.subheader("Parameters")
+        values = {param.name: param_input(db, param) for param in query.params}
+    missing = [name for name, value in values.items() if value is None and query.param(name).required]
+    with st.expander("SQL"):
+        st.code(query.text, language="sql")
+    if missing:
+        st.info(f"Fill in the required parameter(s) in the sidebar: {', '.join(missing)}.")
+        st.stop()
+    limit = values.pop("limit")
+    show(data.query(db, name, limit=int(limit), **values), name)
+
+
+def console(db: Path) -> None:
+    st.markdown("One read-only `SELECT` on the catalog: no files, no extensions, at most "
+                f"{MAX_ROWS:,} rows, stopped after 30 s. Tables and views: see `sql/schema.sql` and `sql/views.sql`.")
+    statement = st.text_area("SQL", value=EXAMPLE, height=160, key="sql", bind=_BIND)
+    if statement.strip():
+        show(data.console(db, statement, MAX_ROWS), "console")
+
+
+def show(result, name: str) -> None:
+    """The rows, whether they were cut off, and a CSV download."""
+    frame: pd.DataFrame = result.frame
+    st.caption(f"{len(frame):,} rows in {result.seconds * 1000:.0f} ms")
+    if result.truncated:
+        st.warning(result.notice())
+    st.dataframe(frame, hide_index=True, key="result_table")
+    st.download_button("Download CSV", frame.to_csv(index=False).encode(), file_name=f"{name}.csv",
+                       mime="text/csv", key="download")
+
+
+def render() -> None:
+    db = data.require_catalog()
+    st.title("SQL")
+    names = [CONSOLE] + sorted(data.queries_menu())
+    with st.sidebar:
+        name = st.selectbox("Saved query", names, index=names.index(DEFAULT_QUERY) if DEFAULT_QUERY in names else 0,
+                            key="query", bind=_BIND)
+    if name == CONSOLE:
+        console(db)
+    else:
+        saved(db, name)
+
+
+if __name__ == "__main__":
+    state.run_page(render)

@@ -1,0 +1,183 @@
+"""Plotly figures of the notebook's plots, as pure functions of query results (no Streamlit).
+
+Scores are the notebook's ``-ln(1 - d)``, infinite when d = 1 (every member above every
+non-member): plots draw those at ``SCORE_CAP`` (1 - d = 1e-7, beyond float32's resolution of d).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+SCORE_CAP = float(-np.log(1e-7))
+PERCENTILES = ["p01", "p05", "p10", "p25", "p50", "p75", "p90", "p95", "p99"]
+_TURBO = px.colors.sample_colorscale("Turbo", [i / (len(PERCENTILES) - 1) for i in range(len(PERCENTILES))])
+
+
+def capped(scores: pd.Series) -> pd.Series:
+    """Scores with +inf (d = 1) drawn at SCORE_CAP."""
+    return scores.astype(float).clip(upper=SCORE_CAP)
+
+
+def sae_labels(saes: pd.DataFrame) -> dict[str, str]:
+    """A short axis label per SAE: 'L8', or 'L11 resid_post' where a layer holds several SAEs."""
+    per_layer = saes.groupby("layer")["sae_id"].transform("count")
+    return {row.sae_id: f"L{row.layer}" if n == 1 else f"L{row.layer} {row.hook_name.split('hook_')[-1]}"
+            for row, n in zip(saes.itertuples(), per_layer)}
+
+
+def _ordered(frame: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    out = frame[frame["sae_id"].isin(labels)].copy()
+    out["sae"] = out["sae_id"].map(labels)
+    order = {label: i for i, label in enumerate(labels.values())}
+    return out.sort_values(["sae"], key=lambda s: s.map(order), kind="stable")
+
+
+def percentile_bands(pcts: pd.DataFrame, statistic: str, labels: dict[str, str]) -> go.Figure:
+    """The notebook's by-layer percentile area plot, as filled bands between successive percentiles."""
+    rows = _ordered(pcts[pcts["statistic"] == statistic], labels)
+    fig = go.Figure()
+    for i, column in enumerate(PERCENTILES):
+        fig.add_trace(go.Scatter(x=rows["sae"], y=rows[column], name=f"{column[1:].lstrip('0')}%",
+                                 mode="lines", line={"color": _TURBO[i], "width": 1},
+                                 fill="tonexty" if i else None))
+    fig.update_layout(title=f"{statistic.replace('_', ' ').capitalize()} percentiles by layer",
+                      xaxis_title="SAE", yaxis_title=statistic, height=380, legend_title="percentile")
+    return fig
+
+
+def layer_boxes(pcts: pd.DataFrame, statistic: str, labels: dict[str, str], log_y: bool = False) -> go.Figure:
+    """Box plots by layer from stored percentiles: box 25-75%, line at the median, whiskers 1-99%."""
+    rows = _ordered(pcts[pcts["statistic"] == statistic], labels)
+    colors = px.colors.n_colors("rgb(5, 200, 200)", "rgb(200, 10, 10)", max(len(rows), 2), colortype="rgb")
+    fig = go.Figure()
+    for color, row in zip(colors, rows.itertuples()):
+        fig.add_trace(go.Box(x=[row.sae], q1=[row.p25], median=[row.p50], q3=[row.p75], lowerfence=[row.p01],
+                             upperfence=[row.p99], name=row.sae, marker_color=color, showlegend=False))
+    fig.update_layout(title=f"{statistic.replace('_', ' ')} by layer (whiskers: 1st and 99th percentiles)",
+                      xaxis_title="SAE", yaxis_title=statistic, height=380)
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def layer_scatter_animation(sample: pd.DataFrame, labels: dict[str, str], x: str = "skewness",
+                            y: str = "kurtosis", color: str = "std") -> go.Figure:
+    """The appendix's skewness-versus-kurtosis scatter with one animation frame per layer."""
+    rows = _ordered(sample, labels)
+    fig = px.scatter(rows, x=x, y=y, color=color, color_continuous_scale="Portland", hover_name="feature",
+                     animation_frame="sae", log_y=True, height=560, range_x=_padded(rows[x]),
+                     range_y=[float(rows[y].min()) / 1.1, float(rows[y].max()) * 1.1] if len(rows) else None,
+                     title=f"{x} vs {y} across layers (live features)")
+    fig.update_traces(marker={"size": 4})
+    return fig
+
+
+def _padded(values: pd.Series) -> list[float]:
+    # Fixed axes, so that frames of an animation share one scale.
+    lo, hi = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+    pad = (hi - lo) * 0.05 or 0.5
+    return [lo - pad, hi + pad]
+
+
+def moments_scatter(features: pd.DataFrame, title: str) -> go.Figure:
+    """Skewness versus kurtosis (log axis), coloured by std, one point per feature."""
+    fig = px.scatter(features, x="skewness", y="kurtosis", color="std", color_continuous_scale="Portland",
+                     hover_name="feature", hover_data=["sae_id"], log_y=True, render_mode="webgl", height=480,
+                     labels={"std": "Standard deviation"}, title=title)
+    fig.update_traces(marker={"size": 4})
+    return fig
+
+
+def moment_histograms(features: pd.DataFrame) -> tuple[go.Figure, go.Figure]:
+    """The notebook's two histograms: skewness, and log10 kurtosis."""
+    skew = px.histogram(features, x="skewness", nbins=200, height=300,
+                        title="Skewness of the logit weight distributions")
+    kurt = px.histogram(x=np.log10(features["kurtosis"].astype(float)), nbins=200, height=300,
+                        labels={"x": "log10 kurtosis"}, title="Kurtosis of the logit weight distributions (log10)")
+    return skew, kurt
+
+
+def manhattan(scores: pd.DataFrame, top_n: int = 3, label_threshold: float = 1.0) -> go.Figure:
+    """Manhattan plot: -ln(1 - d) per feature, one colour per set, the top_n features of each labelled."""
+    fig = go.Figure()
+    palette = px.colors.qualitative.Light24
+    for i, (name, rows) in enumerate(scores.groupby("set_name", sort=True)):
+        y = capped(rows["score"])
+        fig.add_trace(go.Scattergl(x=rows["feature"], y=y, mode="markers", name=name,
+                                   marker={"size": 4, "color": palette[i % len(palette)]},
+                                   hovertemplate="feature %{x}<br>-ln(1-d) %{y:.2f}<extra>" + name + "</extra>"))
+        for feature, value in zip(rows.loc[y.nlargest(top_n).index, "feature"], y.nlargest(top_n)):
+            if value > label_threshold:
+                fig.add_annotation(x=feature, y=value, text=str(feature), showarrow=False, yshift=10)
+    fig.update_layout(title="Manhattan plot of enrichment scores", xaxis_title="feature",
+                      yaxis_title="-ln(1 - d)", height=460, legend_title="token set")
+    return fig
+
+
+def set_versus_set(scores: pd.DataFrame, set_x: str, set_y: str, n_labels: int = 8) -> go.Figure:
+    """Scores of two sets against each other with marginal histograms; labels where they differ most."""
+    wide = (scores[scores["set_name"].isin([set_x, set_y])]
+            .pivot_table(index=["sae_id", "feature"], columns="set_name", values="score", aggfunc="max")
+            .reset_index())
+    for name in (set_x, set_y):
+        wide[name] = capped(wide[name]) if name in wide else np.nan
+    fig = px.scatter(wide, x=set_x, y=set_y, marginal_x="histogram", marginal_y="histogram",
+                     hover_name="feature", hover_data=["sae_id"], height=620,
+                     title=f"Enrichment scores: {set_x} vs {set_y}",
+                     labels={set_x: f"-ln(1-d) {set_x}", set_y: f"-ln(1-d) {set_y}"})
+    fig.update_traces(marker={"size": 4}, selector={"mode": "markers"})
+    gap = (wide[set_x] - wide[set_y]).abs()
+    for index in gap.nlargest(n_labels).index:
+        fig.add_annotation(x=wide.at[index, set_x], y=wide.at[index, set_y], text=str(wide.at[index, "feature"]),
+                           showarrow=False, yshift=10, xref="x", yref="y")
+    return fig
+
+
+def top_per_layer(top: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
+    """Each set's best features in every SAE: score by layer, points labelled with the feature."""
+    rows = _ordered(top, labels)
+    fig = px.scatter(rows, x="sae", y=capped(rows["score"]), color="set_name", text="feature",
+                     hover_data=["sae_id", "feature", "d", "direction"], height=420,
+                     labels={"y": "-ln(1 - d)", "sae": "SAE", "set_name": "token set"},
+                     title="Top features per set across layers")
+    fig.update_traces(textposition="middle right", marker={"size": 8})
+    return fig
+
+
+def logit_histogram(logits: pd.DataFrame, set_name: str | None = None, bins: int = 100,
+                    log_y: bool = True) -> go.Figure:
+    """A feature's logit weights over the whole vocabulary; with a set (``in_set`` column), members and
+    the rest overlaid on the same bins, as the notebook's per-feature plot."""
+    values = logits["logit_weight"].to_numpy(dtype=float)
+    edges = np.linspace(values.min(), values.max(), bins + 1) if len(values) else np.linspace(0, 1, bins + 1)
+    centres, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
+    groups = [("all tokens", np.ones(len(values), bool), "#4c78a8")]
+    if set_name is not None:
+        member = logits["in_set"].fillna(False).to_numpy(dtype=bool)
+        groups = [(f"not in {set_name}", ~member, "#9aa5b1"), (f"in {set_name} ({member.sum():,})", member, "#e4572e")]
+    fig = go.Figure()
+    for name, mask, color in groups:
+        counts, _ = np.histogram(values[mask], bins=edges)
+        fig.add_trace(go.Bar(x=centres, y=counts, width=width, name=name, marker_color=color, opacity=0.8))
+    title = "Logit weights, whole vocabulary" + (f", by membership of {set_name}" if set_name else "")
+    fig.update_layout(barmode="overlay", title=title, xaxis_title="logit weight", yaxis_title="tokens",
+                      height=360, bargap=0, legend={"orientation": "h", "y": -0.25})
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def enrichment_bars(enrichment: pd.DataFrame, n: int = 20) -> go.Figure:
+    """A feature's most enriched sets: -ln(1 - d), coloured by direction."""
+    rows = enrichment.nlargest(n, "d").iloc[::-1].copy()
+    rows["direction"] = rows["direction"].map({1: "promoted", -1: "suppressed"})
+    fig = px.bar(rows, x=capped(rows["score"]), y="set_name", color="direction", orientation="h",
+                 color_discrete_map={"promoted": "#2a9d8f", "suppressed": "#e76f51"},
+                 labels={"x": "-ln(1 - d)", "set_name": "token set"}, height=max(300, 24 * len(rows) + 120),
+                 title=f"Most enriched token sets (top {len(rows)})")
+    # Every set named (plotly thins crowded category labels), most enriched at the top.
+    fig.update_yaxes(categoryorder="array", categoryarray=list(rows["set_name"]), tickmode="linear", dtick=1)
+    return fig
