@@ -42,10 +42,15 @@ class Extremes:
     bottom_values: torch.Tensor
 
 
+def inverse_token_norms(W_U: torch.Tensor) -> torch.Tensor:
+    """[d_vocab]: 1 / ||W_U[:, t]|| (0 for a zero column, which then stays zero)."""
+    norms = W_U.norm(dim=0)
+    return torch.where(norms > 0, 1.0 / torch.where(norms > 0, norms, torch.ones_like(norms)), torch.zeros_like(norms))
+
+
 def cosine_unembed(W_U: torch.Tensor) -> torch.Tensor:
     """W_U [d_model, d_vocab] with each token's column scaled to unit norm (zero columns stay zero)."""
-    norms = W_U.norm(dim=0, keepdim=True)
-    return W_U / torch.where(norms > 0, norms, torch.ones_like(norms))
+    return W_U * inverse_token_norms(W_U)[None, :]
 
 
 def moments(logits: torch.Tensor) -> Moments:

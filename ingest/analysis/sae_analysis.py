@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ingest.analysis.logit_stats import N_HIST_BINS, cosine_unembed, extremes, histogram, moments
+from ingest.analysis.logit_stats import N_HIST_BINS, extremes, histogram, inverse_token_norms, moments
 
 # enrichment(logits [C, V]) -> (d [C, n_sets], direction [C, n_sets])
 EnrichmentFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -68,14 +68,15 @@ def analyze_sae(
     top_k = min(top_k, W_U.shape[1])
     result = _allocate(d_sae, top_k, n_sets if enrichment is not None else None)
     W_U_device = W_U.to(device)
-    W_U_cosine = cosine_unembed(W_U_device)
+    # W_dec @ (W_U / ||W_U[:, t]||) scales column t of W_dec @ W_U by 1/||W_U[:, t]||: no second product.
+    inverse_norms = inverse_token_norms(W_U_device)[None, :]
     with torch.no_grad(), tqdm(total=d_sae, desc=label, unit="feat", leave=False) as progress:
         for start in range(0, d_sae, chunk_size):
             rows = slice(start, min(start + chunk_size, d_sae))
             decoder_chunk = W_dec[rows].to(device)
             logits = decoder_chunk @ W_U_device                     # [chunk, d_vocab]
             _store_moments(result, rows, "", logits)
-            _store_moments(result, rows, "cos_", decoder_chunk @ W_U_cosine)
+            _store_moments(result, rows, "cos_", logits * inverse_norms)
             result.columns["decoder_norm"][rows] = decoder_chunk.norm(dim=1).double().cpu().numpy()
             hist = histogram(logits)
             result.columns["logit_min"][rows] = hist.low.cpu().numpy()
