@@ -19,7 +19,7 @@ def baseline_enrichment(logits: torch.Tensor, member_ids: Sequence[np.ndarray]) 
     `enrichment_scores` to ~1e-12 on tie-free data.
     """
     n_features, V = logits.shape
-    order = torch.argsort(logits.float(), dim=1, descending=True)  # [n_features, V]
+    order = torch.argsort(logits, dim=1, descending=True)  # [n_features, V]
     membership = torch.zeros(len(member_ids), V, dtype=torch.bool, device=logits.device)
     for s, ids in enumerate(member_ids):
         membership[s, torch.tensor(np.asarray(ids, dtype=np.int64), device=logits.device)] = True
