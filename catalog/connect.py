@@ -1,12 +1,17 @@
 """Opening a catalog: one writer (ingest) or many read-only readers (app, queries), never both.
 
 DuckDB locks the file for a read-write process. Both sides retry a lock conflict with backoff and
-say what they are waiting for, so a reader never breaks an ingest and an ingest waits out a reader.
-Readers use SQLAlchemy with ``NullPool``: a pooled connection would keep the file locked.
+say what they are waiting for, so a reader never breaks an ingest and an ingest waits out a reader;
+a waiting writer also asks new readers to hold back (``writer_pending_path``), so that a stream of
+short reads cannot starve it. Readers use SQLAlchemy with ``NullPool``: a pooled connection would
+keep the file locked. Failures to read or write the file itself (a full disk, an I/O error, a
+damaged file) become one ``CatalogError`` that names the catalog and the fix (``storage_error``).
 """
 
 from __future__ import annotations
 
+import errno
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -46,24 +51,123 @@ def _is_lock_conflict(error: Exception) -> bool:
     return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
 
 
-def with_lock_retry(open_fn: Callable[[], T], db_path: Path, attempts: int = 8, first_wait_s: float = 0.25) -> T:
-    """Call `open_fn`, retrying DuckDB lock conflicts with exponential backoff."""
-    wait_s = first_wait_s
-    for attempt in range(1, attempts + 1):
-        try:
-            return open_fn()
-        except (duckdb.IOException, sa.exc.OperationalError, sa.exc.DBAPIError) as error:
-            if not _is_lock_conflict(error):
-                raise
-            if attempt == attempts:
-                raise CatalogBusyError(
-                    f"catalog {db_path} is locked by another process (an ingest writing, or a reader) "
-                    f"and stayed locked through {attempts} tries; wait for it to finish and try again"
-                ) from error
-            print(f"catalog {db_path} is being updated by another process; retrying in {wait_s:.2f} s", file=sys.stderr)
-            time.sleep(wait_s)
-            wait_s = min(wait_s * 2, 5.0)
-    raise AssertionError("unreachable")
+READER_MAX_WAIT_S = 30.0    # a reader gives up (CatalogBusyError) after this long; writes are short
+WRITER_MAX_WAIT_S = 300.0   # an ingest waits this long for readers (the longest is a console query's timeout)
+_PENDING_FRESH_S = 3.0      # a waiting writer refreshes its marker far more often than this
+_REPORT_EVERY_S = 5.0
+
+
+def writer_pending_path(db_path: Path | str) -> Path:
+    """The marker a writer keeps fresh while it waits for the lock; new readers hold back meanwhile,
+    so a stream of short reads cannot starve an ingest."""
+    return Path(f"{db_path}.writer-waiting")
+
+
+def _writer_pending(db_path: Path) -> bool:
+    try:
+        return time.time() - writer_pending_path(db_path).stat().st_mtime < _PENDING_FRESH_S
+    except OSError:
+        return False
+
+
+class _PendingWriter(Exception):
+    """A reader holding back for a waiting writer (treated like a lock conflict)."""
+
+
+def with_lock_retry(open_fn: Callable[[], T], db_path: Path, max_wait_s: float | None = None, *,
+                    writer: bool = False) -> T:
+    """Call `open_fn`, retrying DuckDB lock conflicts with jittered backoff (0.05 s doubling to 0.5 s)
+    for up to `max_wait_s` seconds (default 30 for readers, 300 for a writer), saying what it waits for.
+
+    A writer that has to wait keeps a marker file fresh beside the catalog; readers that see it wait
+    before opening, so that the writer gets the file as soon as the reads in flight end.
+    """
+    path = Path(db_path)
+    budget_s = max_wait_s if max_wait_s is not None else (WRITER_MAX_WAIT_S if writer else READER_MAX_WAIT_S)
+    started = time.monotonic()
+    wait_s, last_report = 0.05, None
+    try:
+        while True:
+            try:
+                if not writer and _writer_pending(path):
+                    raise _PendingWriter()
+                return open_fn()
+            except (duckdb.IOException, sa.exc.OperationalError, sa.exc.DBAPIError, _PendingWriter) as error:
+                if not isinstance(error, _PendingWriter) and not _is_lock_conflict(error):
+                    raise
+                waited_s = time.monotonic() - started
+                if waited_s >= budget_s:
+                    raise CatalogBusyError(
+                        f"catalog {path} is locked by another process (an ingest writing, or a reader) and stayed "
+                        f"locked for {waited_s:.0f} s; wait for it to finish and try again"
+                    ) from (None if isinstance(error, _PendingWriter) else error)
+                if writer:
+                    try:
+                        writer_pending_path(path).touch()
+                    except OSError:
+                        pass  # no marker: readers are then only slower to make way
+                sleep_s = min(wait_s * random.uniform(0.5, 1.5), max(budget_s - waited_s, 0.01))
+                if last_report is None or time.monotonic() - last_report >= _REPORT_EVERY_S:
+                    print(f"catalog {path} is being updated by another process; retrying in {sleep_s:.2f} s", file=sys.stderr)
+                    last_report = time.monotonic()
+                time.sleep(sleep_s)
+                wait_s = min(wait_s * 2, 0.5)
+    finally:
+        if writer and last_report is not None:
+            try:
+                writer_pending_path(path).unlink(missing_ok=True)
+            except OSError:
+                pass
+
+
+_FULL_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+_FULL_TEXTS = ("No space left on device", "File too large", "Disk quota exceeded")
+
+
+def _storage_cause(error: BaseException) -> BaseException | None:
+    """The error in `error`'s chain (a ROLLBACK after a failed COMMIT can hide it) that says the
+    catalog file could not be read or written, or None when the chain is about something else."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current)
+        if isinstance(current, OSError) and not isinstance(current, duckdb.Error):
+            return current
+        if isinstance(current, (duckdb.IOException, duckdb.FatalException)) and not _is_lock_conflict(current):
+            return current
+        if isinstance(current, duckdb.Error) and ("Could not write" in text or "Could not read" in text
+                                                  or "Corrupt database file" in text
+                                                  or any(full in text for full in _FULL_TEXTS)):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def storage_error(error: BaseException, db_path: Path | str) -> CatalogError | None:
+    """A CatalogError saying what went wrong with the catalog file (disk full, I/O error, damaged
+    file) and the fix, or None when `error` is not about the file."""
+    cause = _storage_cause(error)
+    if cause is None:
+        return None
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+    if getattr(cause, "errno", None) in _FULL_ERRNOS or any(full in text for full in _FULL_TEXTS):
+        fix = ("the disk is full (or a file size limit was hit): free space or choose another --db, then re-run; "
+               "what was written before stays complete and the rest is redone")
+    elif "Corrupt database file" in text:
+        fix = "the file is damaged: restore it from a backup, or build a new catalog with another --db"
+    else:
+        fix = "check the disk and the file's permissions, then re-run; what was written before stays complete"
+    return CatalogError(f"catalog {db_path} could not be read or written ({type(cause).__name__}: {text}); {fix}")
+
+
+def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return with_lock_retry(lambda: duckdb.connect(str(path), read_only=read_only), path, writer=not read_only)
+    except duckdb.Error as error:
+        raise storage_error(error, path) or CatalogError(
+            f"catalog {path} could not be opened ({type(error).__name__}: {error}); if another program has it "
+            "open, close that; if the file is damaged, restore it from a backup or use another --db") from error
 
 
 def open_for_write(db_path: Path | str) -> duckdb.DuckDBPyConnection:
@@ -72,13 +176,24 @@ def open_for_write(db_path: Path | str) -> duckdb.DuckDBPyConnection:
     check_is_catalog_file(path)
     if not path.parent.exists():
         raise CatalogError(f"catalog path {path}: folder {path.parent} does not exist; create it or choose another --db")
-    con = with_lock_retry(lambda: duckdb.connect(str(path)), path)
+    con = _connect(path, read_only=False)
     try:
         apply_schema(con, path)
-    except BaseException:
-        con.close()
+    except BaseException as error:
+        _close_quietly(con)
+        wrapped = storage_error(error, path) if isinstance(error, Exception) else None
+        if wrapped is not None:
+            raise wrapped from error
         raise
     return con
+
+
+def _close_quietly(con: duckdb.DuckDBPyConnection) -> None:
+    """Close after a failure without hiding it (closing checkpoints, which can fail the same way)."""
+    try:
+        con.close()
+    except duckdb.Error:
+        pass
 
 
 def read_engine(db_path: Path | str) -> sa.Engine:
@@ -100,7 +215,7 @@ def open_read_only(db_path: Path | str) -> duckdb.DuckDBPyConnection:
             f"catalog {path} does not exist; build one with `make demo` or `python -m ingest run ... --db {path}`"
         )
     check_is_catalog_file(path)
-    con = with_lock_retry(lambda: duckdb.connect(str(path), read_only=True), path)
+    con = _connect(path, read_only=True)
     try:
         check_readable(recorded_version(con), path)
     except BaseException:

@@ -115,6 +115,9 @@ def apply_schema(con: duckdb.DuckDBPyConnection, db_path: Path | str) -> int:
             con.execute(views_script())
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # a failed COMMIT already ended the transaction: keep the original error
         raise
     return SCHEMA_VERSION

@@ -63,7 +63,10 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     try:
         yield
     except BaseException:
-        con.execute("ROLLBACK")
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # DuckDB already ended the transaction (e.g. the database was invalidated): keep the original error
         raise
     con.execute("COMMIT")
 

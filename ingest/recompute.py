@@ -38,6 +38,10 @@ def recompute_enrichment(db_path: Path, token_sets_file: Path | None, device_nam
     """Rescore every SAE of every model in the catalog against the current library; returns the SAE ids done."""
     device = resolve_device(device_name)
     chunk_size = chunk_size or DEFAULT_CHUNK_SIZE[device.type]
+    if chunk_size <= 0:
+        raise IngestInputError(f"--chunk-size {chunk_size} must be a positive number of features")
+    if n_directions <= 0:
+        raise IngestInputError(f"--null-directions {n_directions} must be a positive number of random directions (the enrichment null)")
     reader = open_read_only(db_path)
     try:
         saes_of_model = {}

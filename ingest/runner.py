@@ -21,7 +21,8 @@ import duckdb
 from tqdm.auto import tqdm
 
 from catalog import store
-from catalog.connect import open_for_write
+from catalog.connect import open_for_write, storage_error
+from catalog.errors import CatalogError
 from ingest import tables
 from ingest.analysis.sae_analysis import analyze_sae
 from ingest.config import ANALYSIS_VERSION, DEFAULT_CHUNK_SIZE, IngestConfig
@@ -59,8 +60,9 @@ class RunSummary:
 
 def _neuronpedia_id_from_cfg(sae: LoadedSae) -> str | None:
     raw = sae.cfg.raw
-    value = raw.get("neuronpedia_id") or (raw.get("metadata") or {}).get("neuronpedia_id")
-    return str(value) if value else None
+    metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    value = raw.get("neuronpedia_id") or metadata.get("neuronpedia_id")
+    return value if isinstance(value, str) and value else None
 
 
 class IngestRunner:
@@ -70,6 +72,11 @@ class IngestRunner:
         self.chunk_size = config.chunk_size or DEFAULT_CHUNK_SIZE[self.device.type]
         if self.chunk_size <= 0:
             raise IngestInputError(f"--chunk-size {self.chunk_size} must be a positive number of features")
+        if config.top_k <= 0:
+            raise IngestInputError(f"--top-k {config.top_k} must be a positive number of tokens (stored per feature and direction)")
+        if config.enrichment and config.null_directions <= 0:
+            raise IngestInputError(f"--null-directions {config.null_directions} must be a positive number of random directions "
+                                   "(the enrichment null); use --no-enrichment to skip enrichment")
 
     @contextmanager
     def catalog(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -77,8 +84,21 @@ class IngestRunner:
         con = open_for_write(self.config.db)
         try:
             yield con
-        finally:
             con.close()
+        except (duckdb.Error, OSError) as error:
+            # A full disk or an I/O error while writing: one clear error naming the catalog (the
+            # transaction was rolled back). Closing checkpoints and can fail the same way: keep the first error.
+            try:
+                con.close()
+            except duckdb.Error:
+                pass
+            wrapped = storage_error(error, self.config.db)
+            if wrapped is None:
+                raise
+            raise wrapped from error
+        except BaseException:
+            con.close()
+            raise
 
     def plan(self) -> tuple[list[SaeSource], str, str | None]:
         """The SAEs to ingest, the model to load and its catalog name; validates names and folders."""
@@ -129,9 +149,13 @@ class IngestRunner:
         model = load_model(model_ref, model_name)
         summary = RunSummary(run_id=uuid.uuid4().hex)
         summary.timings["load_model_s"] = time.perf_counter() - started
-        if cfg.sae_dirs:  # validate every local folder before anything is written
-            for source in sources:
-                self._load_checked(source, model)
+        if cfg.top_k > model.d_vocab:
+            raise IngestInputError(f"--top-k {cfg.top_k} is more than the {model.d_vocab} tokens of model {model.model_name!r}; "
+                                   "pass a smaller --top-k")
+        # Validate every SAE (downloading a release's) before anything is written: a bad folder or a
+        # failed download leaves the catalog as it was.
+        for source in sources:
+            self._load_checked(source, model)
         library = build_token_sets(model.vocab, cfg.token_sets_file) if cfg.enrichment else None
         with self.catalog() as con:
             store.write_model(con, self._model_record(model, summary.run_id),
@@ -150,8 +174,14 @@ class IngestRunner:
                 self._ingest_one(source, model, enrichment, summary)
             status = "finished"
         finally:
-            with self.catalog() as con:
-                store.finish_run(con, summary.run_id, status, summary.timings)
+            try:
+                with self.catalog() as con:
+                    store.finish_run(con, summary.run_id, status, summary.timings)
+            except CatalogError as error:
+                if status == "finished":
+                    raise
+                # the run failed already (e.g. the disk is full): report that error, not this one
+                print(f"note: could not mark run {summary.run_id} as failed in the catalog ({error})", file=sys.stderr)
         return summary
 
     def _model_record(self, model: LoadedModel, run_id: str) -> store.ModelRecord:

@@ -70,10 +70,11 @@ def _load_document(path: Path) -> Any:
         ) from error
     try:
         return tomllib.loads(text) if suffix == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as error:
+    except (tomllib.TOMLDecodeError, yaml.YAMLError, RecursionError) as error:
         kind = "TOML" if suffix == ".toml" else "YAML"
+        reason = "it nests too deeply" if isinstance(error, RecursionError) else error
         raise ValueError(
-            f"{path}: cannot parse the file as {kind}: {error}. Fix: correct the syntax; "
+            f"{path}: cannot parse the file as {kind}: {reason}. Fix: correct the syntax; "
             f"the expected layout is\n{EXAMPLE}"
         ) from error
 
@@ -82,6 +83,7 @@ def _parse_set(path: Path, name: Any, body: Any) -> SetSpec:
     where = f"{path}: token set {name!r}"
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"{where}: the set name must be a non-empty string. Fix: rename the set")
+    _check_text(where, "the set name", name)
     if not isinstance(body, dict):
         raise ValueError(
             f"{where}: expected a table with 'words' or 'regex', got {type(body).__name__}. "
@@ -120,6 +122,7 @@ def _parse_words(where: str, words: Any) -> tuple[str, ...]:
                 f"{where}: word {word!r} is a {type(word).__name__}, not a string. "
                 f'Fix: quote it ("{word}")'
             )
+        _check_text(where, "a word", word)
     return tuple(words)
 
 
@@ -129,10 +132,22 @@ def _parse_regex(where: str, pattern: Any) -> re.Pattern[str]:
             f"{where}: 'regex' must be a string, got {type(pattern).__name__}. "
             "Fix: quote the pattern"
         )
+    _check_text(where, "the regex", pattern)
     try:
         return re.compile(pattern)
-    except re.error as error:
+    except (re.error, OverflowError, RecursionError) as error:  # a{99999999999}, thousands of nested groups
         raise ValueError(
             f"{where}: invalid regex {pattern!r}: {error}. Fix: correct the pattern "
             "(Python 're' syntax; escape literal characters such as '(' as '\\(')"
         ) from error
+
+
+def _check_text(where: str, what: str, text: str) -> None:
+    """YAML's "\\ud800" escapes give lone surrogates, which no UTF-8 text (nor the catalog) can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(
+            f"{where}: {what} {text!r} is not valid Unicode ({error.reason} at position {error.start}). "
+            "Fix: remove the \\u escape of a lone surrogate"
+        ) from None

@@ -1,11 +1,9 @@
 """Every bad input ends in one clear `error:` line (exit 2) and leaves the catalog as it was."""
 
-import json
 import shutil
 
 import duckdb
 import pytest
-import torch
 
 from catalog.schema import SCHEMA_VERSION
 from ingest.cli import main
