@@ -196,25 +196,26 @@ def _close_quietly(con: duckdb.DuckDBPyConnection) -> None:
         pass
 
 
-def read_engine(db_path: Path | str) -> sa.Engine:
-    """A read-only SQLAlchemy engine on an existing catalog; no pooled connection holds the file."""
+def existing_catalog_path(db_path: Path | str) -> Path:
+    """`db_path` as a Path, after checking that it exists and is a DuckDB file (readers never create one)."""
     path = Path(db_path)
     if not path.exists():
         raise CatalogError(
             f"catalog {path} does not exist; build one with `make demo` or `python -m ingest run ... --db {path}`"
         )
     check_is_catalog_file(path)
+    return path
+
+
+def read_engine(db_path: Path | str) -> sa.Engine:
+    """A read-only SQLAlchemy engine on an existing catalog; no pooled connection holds the file."""
+    path = existing_catalog_path(db_path)
     return sa.create_engine(f"duckdb:///{path}?access_mode=read_only", poolclass=NullPool)
 
 
 def open_read_only(db_path: Path | str) -> duckdb.DuckDBPyConnection:
     """A raw read-only DuckDB connection on an existing catalog, schema version checked."""
-    path = Path(db_path)
-    if not path.exists():
-        raise CatalogError(
-            f"catalog {path} does not exist; build one with `make demo` or `python -m ingest run ... --db {path}`"
-        )
-    check_is_catalog_file(path)
+    path = existing_catalog_path(db_path)
     con = _connect(path, read_only=True)
     try:
         check_readable(recorded_version(con), path)
