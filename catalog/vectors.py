@@ -30,19 +30,22 @@ def _matrix(vectors: pa.ChunkedArray) -> np.ndarray:
     return flat.reshape(len(lists), -1)
 
 
+def _load(con: duckdb.DuckDBPyConnection, query: str, key: str, what: str, known_query: str) -> np.ndarray:
+    """The `vec` column of `query` (bound to $key) as a matrix; an error listing what exists when empty."""
+    table = _arrow(con, query, {"key": key})
+    if table.num_rows == 0:
+        known = [row[0] for row in con.execute(known_query).fetchall()]
+        raise CatalogError(f"{what} {key!r} is not in the catalog; {what}s there: {known or 'none'}")
+    return _matrix(table.column("vec"))
+
+
 def load_unembed(con: duckdb.DuckDBPyConnection, model_name: str) -> np.ndarray:
     """[d_vocab, d_model] float32: row t is W_U[:, t]."""
-    table = _arrow(con, "SELECT vec FROM unembed WHERE model_name = $model ORDER BY token_id", {"model": model_name})
-    if table.num_rows == 0:
-        known = [row[0] for row in con.execute("SELECT model_name FROM models ORDER BY 1").fetchall()]
-        raise CatalogError(f"model {model_name!r} is not in the catalog; models there: {known or 'none'}")
-    return _matrix(table.column("vec"))
+    return _load(con, "SELECT vec FROM unembed WHERE model_name = $key ORDER BY token_id", model_name, "model",
+                 "SELECT model_name FROM models ORDER BY 1")
 
 
 def load_decoder(con: duckdb.DuckDBPyConnection, sae_id: str) -> np.ndarray:
     """[d_sae, d_in] float32: row f is W_dec[f]."""
-    table = _arrow(con, "SELECT vec FROM decoder WHERE sae_id = $sae ORDER BY feature", {"sae": sae_id})
-    if table.num_rows == 0:
-        known = [row[0] for row in con.execute("SELECT sae_id FROM saes ORDER BY 1").fetchall()]
-        raise CatalogError(f"SAE {sae_id!r} is not in the catalog; SAEs there: {known or 'none'}")
-    return _matrix(table.column("vec"))
+    return _load(con, "SELECT vec FROM decoder WHERE sae_id = $key ORDER BY feature", sae_id, "SAE",
+                 "SELECT sae_id FROM saes ORDER BY 1")
