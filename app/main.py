@@ -7,6 +7,7 @@ any other ``CatalogError`` a page meets, is shown as a message here, never as a 
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -45,9 +46,32 @@ def sidebar(db: Path) -> None:
         data.clear_caches()
 
 
+# Free text (page widgets, and the saved queries' VARCHAR/TOKEN parameters): "inf" there is text.
+_TEXT_KEYS = {"token", "sql", "p_family", "p_text", "p_token", "p_token_sets"}
+
+
+def drop_non_finite_numbers() -> None:
+    """Drop deep-link values like ``inf`` or ``nan`` from every non-text parameter.
+
+    Streamlit parses a bound number box's URL value with float() and then int(), so ``?feature=inf``
+    would raise inside the widget instead of falling back to its default as other bad values do.
+    """
+    for key in list(st.query_params):
+        if key in _TEXT_KEYS:
+            continue
+        values = st.query_params.get_all(key)
+        try:
+            bad = any(not math.isfinite(float(v)) for v in values)
+        except ValueError:
+            continue
+        if bad:
+            del st.query_params[key]
+
+
 def main() -> None:
     st.set_page_config(page_title="Logit-lens feature catalog", page_icon=":material/neurology:", layout="wide")
     navigation = st.navigation(pages())
+    drop_non_finite_numbers()
     db = data.catalog_path()
     if db is not None:
         sidebar(db)
