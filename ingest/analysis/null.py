@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ingest.analysis.enrichment import SetIndex, enrichment_scores
 
@@ -40,7 +41,8 @@ def null_d_values(
         raise ValueError(f"W_U has {V} columns, the SetIndex was built for V={index.vocab_size}")
     dirs = random_unit_directions(d_model, n_directions, seed)
     out = np.empty((index.n_sets, n_directions), dtype=np.float64)
-    for start in range(0, n_directions, chunk_size):
+    # Once per model, about a tenth of a GPT-2 layer's enrichment: worth a progress bar.
+    for start in tqdm(range(0, n_directions, chunk_size), desc="enrichment null", unit="chunk", leave=False):
         chunk = dirs[start : start + chunk_size].to(device=W_U.device, dtype=W_U.dtype)
         d, _ = enrichment_scores(chunk @ W_U, index)
         out[:, start : start + chunk.shape[0]] = d.cpu().numpy().T

@@ -49,6 +49,21 @@ def ks_oracle(values: np.ndarray, members: np.ndarray) -> tuple[Fraction, Fracti
     return Fraction(top, k * (V - k)), Fraction(bottom, k * (V - k))
 
 
+def checked_against_ks(logits: np.ndarray, sets: list[np.ndarray], d: torch.Tensor):
+    """Yield (f, s, members, ks_2samp result, oracle top, oracle bottom) for every pair, after
+    asserting that d equals both the exact running-sum oracle and ks_2samp's statistic."""
+    V = logits.shape[1]
+    for f in range(len(logits)):
+        for s, members in enumerate(sets):
+            is_member = np.zeros(V, dtype=bool)
+            is_member[members] = True
+            ks = stats.ks_2samp(logits[f][is_member], logits[f][~is_member], method="asymp")
+            top, bottom = ks_oracle(logits[f], members)
+            assert d[f, s].item() == float(max(top, bottom)), (f, s)
+            assert d[f, s].item() == pytest.approx(ks.statistic, abs=1e-12), (f, s)
+            yield f, s, members, ks, top, bottom
+
+
 def random_sets(rng: np.random.Generator, V: int, n: int) -> list[np.ndarray]:
     """n random sets with sizes over the whole legal range, plus the edge sizes 1 and V-1."""
     sizes = [1, V - 1, V // 2, V // 2 + 1] + list(rng.integers(1, V, n))
@@ -83,21 +98,14 @@ def test_matches_ks_2samp_with_ties(backend):
         sets = random_sets(rng, V, 4)
         index = SetIndex.build(sets, V)
         d, direction = enrichment_scores(torch.from_numpy(logits), index, backend=backend)
-        for f in range(len(logits)):
-            for s, members in enumerate(sets):
-                is_member = np.zeros(V, dtype=bool)
-                is_member[members] = True
-                ks = stats.ks_2samp(logits[f][is_member], logits[f][~is_member], method="asymp")
-                top, bottom = ks_oracle(logits[f], members)
-                assert d[f, s].item() == float(max(top, bottom))
-                assert d[f, s].item() == pytest.approx(ks.statistic, abs=1e-12)
-                if top == bottom:
-                    exact_ties += 1
-                    exact_ties_complemented += int(index.complemented[s])
-                    assert direction[f, s].item() == -1
-                else:
-                    assert direction[f, s].item() == -ks.statistic_sign
-                    assert direction[f, s].item() == (1 if top > bottom else -1)
+        for f, s, members, ks, top, bottom in checked_against_ks(logits, sets, d):
+            if top == bottom:
+                exact_ties += 1
+                exact_ties_complemented += int(index.complemented[s])
+                assert direction[f, s].item() == -1
+            else:
+                assert direction[f, s].item() == -ks.statistic_sign
+                assert direction[f, s].item() == (1 if top > bottom else -1)
     assert exact_ties > 5 and exact_ties_complemented > 0  # the tie rule was really exercised
 
 
@@ -119,17 +127,10 @@ def test_tie_paths_agree_with_ks_2samp_at_larger_vocab(backend, monkeypatch):
     d, direction = enrichment_scores(torch.from_numpy(logits), SetIndex.build(sets, V), backend=backend)
     if backend == "numpy":
         assert sorted(r is None for r in paths) == [False, False, True, True]
-    for f in range(len(logits)):
-        for s, members in enumerate(sets):
-            is_member = np.zeros(V, dtype=bool)
-            is_member[members] = True
-            ks = stats.ks_2samp(logits[f][is_member], logits[f][~is_member], method="asymp")
-            top, bottom = ks_oracle(logits[f], members)
-            assert d[f, s].item() == float(max(top, bottom))
-            assert d[f, s].item() == pytest.approx(ks.statistic, abs=1e-12), (f, s)
-            assert direction[f, s].item() == (1 if top > bottom else -1), (f, s)
-            if top != bottom:
-                assert direction[f, s].item() == -ks.statistic_sign, (f, s)
+    for f, s, members, ks, top, bottom in checked_against_ks(logits, sets, d):
+        assert direction[f, s].item() == (1 if top > bottom else -1), (f, s)
+        if top != bottom:
+            assert direction[f, s].item() == -ks.statistic_sign, (f, s)
     assert d[2].eq(0).all() and direction[2].eq(-1).all()
 
 
