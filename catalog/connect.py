@@ -14,7 +14,8 @@ import errno
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -186,6 +187,32 @@ def open_for_write(db_path: Path | str) -> duckdb.DuckDBPyConnection:
             raise wrapped from error
         raise
     return con
+
+
+@contextmanager
+def writing(db_path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived read-write connection, closed on exit whatever happens.
+
+    A full disk or an I/O error while writing becomes one CatalogError naming the catalog and the
+    fix (the transaction was rolled back). Closing checkpoints and can fail the same way: the
+    first error is the one reported.
+    """
+    con = open_for_write(db_path)
+    try:
+        yield con
+    except (duckdb.Error, OSError) as error:
+        _close_quietly(con)
+        wrapped = storage_error(error, db_path)
+        if wrapped is None:
+            raise
+        raise wrapped from error
+    except BaseException:
+        _close_quietly(con)
+        raise
+    try:
+        con.close()
+    except (duckdb.Error, OSError) as error:
+        raise storage_error(error, db_path) or error from error
 
 
 def _close_quietly(con: duckdb.DuckDBPyConnection) -> None:

@@ -8,8 +8,7 @@ and top tokens are left as they are.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import duckdb
@@ -17,7 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from catalog import store
-from catalog.connect import open_for_write, open_read_only
+from catalog.connect import open_read_only, writing
 from catalog.vectors import load_decoder, load_unembed
 from ingest import tables
 from ingest.analysis.sae_analysis import score_enrichment
@@ -52,13 +51,8 @@ def recompute_enrichment(db_path: Path, token_sets_file: Path | None, device_nam
     if not saes_of_model:
         raise IngestInputError(f"catalog {db_path} holds no SAEs yet; ingest some with `python -m ingest run ... --db {db_path}` first")
 
-    @contextmanager
-    def catalog() -> Iterator[duckdb.DuckDBPyConnection]:
-        con = open_for_write(db_path)
-        try:
-            yield con
-        finally:
-            con.close()
+    def catalog() -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        return writing(db_path)
 
     done = []
     for model_name, sae_ids in saes_of_model.items():

@@ -12,8 +12,8 @@ import json
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import duckdb
 from tqdm.auto import tqdm
 
 from catalog import store
-from catalog.connect import open_for_write, storage_error
+from catalog.connect import writing
 from catalog.errors import CatalogError
 from ingest import tables
 from ingest.analysis.sae_analysis import analyze_sae
@@ -78,27 +78,9 @@ class IngestRunner:
             raise IngestInputError(f"--null-directions {config.null_directions} must be a positive number of random directions "
                                    "(the enrichment null); use --no-enrichment to skip enrichment")
 
-    @contextmanager
-    def catalog(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def catalog(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
         """A short-lived read-write connection (waits out other holders of the lock)."""
-        con = open_for_write(self.config.db)
-        try:
-            yield con
-            con.close()
-        except (duckdb.Error, OSError) as error:
-            # A full disk or an I/O error while writing: one clear error naming the catalog (the
-            # transaction was rolled back). Closing checkpoints and can fail the same way: keep the first error.
-            try:
-                con.close()
-            except duckdb.Error:
-                pass
-            wrapped = storage_error(error, self.config.db)
-            if wrapped is None:
-                raise
-            raise wrapped from error
-        except BaseException:
-            con.close()
-            raise
+        return writing(self.config.db)
 
     def plan(self) -> tuple[list[SaeSource], str, str | None]:
         """The SAEs to ingest, the model to load and its catalog name; validates names and folders."""
