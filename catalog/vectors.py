@@ -26,7 +26,8 @@ def _matrix(vectors: pa.ChunkedArray) -> np.ndarray:
     lists = vectors.combine_chunks()
     if len(lists) == 0:
         return np.empty((0, 0), dtype=np.float32)
-    flat = lists.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    # A writable copy: torch.from_numpy warns on (and must not write into) Arrow-owned memory.
+    flat = np.array(lists.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
     return flat.reshape(len(lists), -1)
 
 
