@@ -68,10 +68,11 @@ def test_letter_sets_by_brute_force_and_by_hand(gpt2_vocab, gpt2_library, token_
     assert token_id("Ġ(") not in in_any
 
 
-# Words per list in sae_lens get_test_gene_sets, counted by hand.
+# Words per list in sae_lens get_test_gene_sets, counted by hand (French and Spanish: the notebook's
+# ten plus the single-token words added to them).
 WORD_COUNTS = {
     "colors": 16, "positive_words": 49, "negative_words": 49, "emotions": 17, "capital_cities": 10,
-    "countries": 10, "spanish_words": 10, "french_words": 10, "neuroscience_terms": 20,
+    "countries": 10, "spanish_words": 22, "french_words": 26, "neuroscience_terms": 20,
     "economics_terms": 20, "ologies": 25, **{f"{decade}'s": 10 for decade in range(1910, 2020, 10)},
 }
 
@@ -97,10 +98,23 @@ def test_word_lists_keep_every_word_once(gpt2_library):
             assert token_set.size + len(token_set.dropped) == count, name
 
 
-def test_all_multi_token_lists_are_left_out_with_a_warning(gpt2_library):
-    for name in ("spanish_words", "french_words"):
-        assert name not in gpt2_library
-        assert any(
-            f"'{name}' (word_list) left out: 0 members" in w and "10 words were not a single token" in w
-            for w in gpt2_library.warnings
-        )
+# The notebook's French and Spanish words: none is a single GPT-2 token.
+NOTEBOOK_FOREIGN_WORDS = {
+    "french_words": ("bonjour", "amour", "heureux", "maison", "famille", "merci", "livre", "matin", "nuit", "ami"),
+    "spanish_words": ("hola", "amor", "feliz", "casa", "familia", "gracias", "libro", "mañana", "noche", "amigo"),
+}
+
+
+def test_french_and_spanish_sets_are_built_for_gpt2_from_single_token_words(gpt2_library):
+    from ingest.sources.vocabulary import gpt2_tokenizer
+
+    tokenizer = gpt2_tokenizer()  # the BPE itself, not the vocabulary lookup the sets use
+    for name, notebook_words in NOTEBOOK_FOREIGN_WORDS.items():
+        token_set = gpt2_library[name]
+        assert token_set.dropped == notebook_words, name
+        assert token_set.size >= 12, name
+        for token in token_set.token_ids.tolist():
+            text = tokenizer.decode([token])
+            assert text.startswith(" ") and tokenizer.encode(text) == [token], (name, text)
+    assert not set(gpt2_library["french_words"].token_ids) & set(gpt2_library["spanish_words"].token_ids)
+    assert not [w for w in gpt2_library.warnings if "word_list" in w]

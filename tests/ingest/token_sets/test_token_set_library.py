@@ -11,7 +11,7 @@ from ingest.token_sets import FAMILIES, build_library, describe_library
 def test_gpt2_library_has_every_family_and_valid_ids(gpt2_library, gpt2_vocab):
     counts = Counter(token_set.family for token_set in gpt2_library)
     assert counts["letters"] == 26 and counts["regex"] == 17 and counts["names"] == 2
-    assert counts["word_list"] == 20  # 22 lists; Spanish and French have no single-token word
+    assert counts["word_list"] == 22  # every packaged list has single-token words in GPT-2
     assert counts["nltk_pos"] > 30 and counts["universal_pos"] >= 10
     assert gpt2_library.vocab_size == len(gpt2_vocab) == 50257
     for token_set in gpt2_library:
@@ -48,6 +48,8 @@ def test_whole_vocabulary_built_in_set_on_a_toy_vocabulary():
     assert "starts_with_space" not in library
     assert library["a"].token_ids.tolist() == [0]
     assert any("'starts_with_space' (regex) left out: it holds all 2 tokens" in w for w in library.warnings)
+    printed = describe_library(library, vocab).splitlines()
+    assert [line for line in printed if line.startswith("warning:")] == [f"warning: {w}" for w in library.warnings]
 
 
 def test_describe_library_prints_sizes_largest_first(gpt2_library, gpt2_vocab):
@@ -63,4 +65,4 @@ def test_describe_library_prints_sizes_largest_first(gpt2_library, gpt2_vocab):
     capitals = next(row for row in rows if row.startswith("capital_cities "))
     assert capitals.split()[1:4] == ["word_list", "8", "2"]
     assert "[' London', ' Paris', ' Moscow']" in capitals
-    assert any(line.startswith("warning: token set 'french_words'") for line in lines)
+    assert not any(line.startswith("warning:") for line in lines)  # every built-in set is built for GPT-2
