@@ -23,7 +23,7 @@ from typing import Literal
 
 import pandas as pd
 
-from catalog.connect import check_is_catalog_file
+from catalog.connect import existing_catalog_path
 from catalog.errors import CatalogError
 from catalog.neuronpedia import (
     DEFAULT_LIST_NAME,
@@ -45,11 +45,7 @@ class Catalog:
     """A catalog file, read through short-lived read-only connections."""
 
     def __init__(self, db_path: Path | str) -> None:
-        self.db_path = Path(db_path)
-        if not self.db_path.exists():
-            raise CatalogError(f"catalog {self.db_path} does not exist; build one with `make demo` "
-                               f"or `python -m ingest run ... --db {self.db_path}`")
-        check_is_catalog_file(self.db_path)
+        self.db_path = existing_catalog_path(db_path)
 
     def __repr__(self) -> str:
         return f"Catalog({str(self.db_path)!r})"

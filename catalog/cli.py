@@ -1,15 +1,15 @@
-"""``python -m catalog``: saved queries, the SQL console, Neuronpedia quick lists and exports.
+"""``llcat`` (or ``python -m catalog``): saved queries, the SQL console, Neuronpedia quick lists and exports.
 
-    python -m catalog queries
-    python -m catalog run high_skew_features --param layer=8 --param min_skewness=3
-    python -m catalog sql "SELECT layer, count(*) FROM feature_stats GROUP BY layer"
-    python -m catalog quicklist high_skew_features --param layer=8 --list-name "layer 8 skewed"
-    python -m catalog export --query top_features_for_set --param token_set=boys_names --to boys.parquet
-    python -m catalog export --table features --to features.csv
-    python -m catalog export --neuronpedia --sae gpt2-small-res-jb/blocks.8.hook_resid_pre --to l8.jsonl
+    llcat queries
+    llcat run high_skew_features --param layer=8 --param min_skewness=3
+    llcat sql "SELECT layer, count(*) FROM feature_stats GROUP BY layer"
+    llcat quicklist high_skew_features --param layer=8 --list-name "layer 8 skewed"
+    llcat export --query top_features_for_set --param token_set=boys_names --to boys.parquet
+    llcat export --table features --to features.csv
+    llcat export --neuronpedia --sae gpt2-small-res-jb/blocks.8.hook_resid_pre --to l8.jsonl
 
-Every subcommand takes ``--db PATH`` (default ``catalog.duckdb``). Results go to stdout; notices
-(rows cut off by a limit, lists split) and errors go to stderr. Exit status 2 means bad input.
+Every subcommand takes ``--db PATH`` (default ``$LLCAT_DB``, else ``catalog.duckdb``). Results go to
+stdout; notices (rows cut off by a limit, lists split) and errors go to stderr. Exit status 2 means bad input.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from catalog import export as exporting
 from catalog.errors import CatalogError
 from catalog.formatting import OUTPUT_FORMATS, render
 from catalog.neuronpedia import QUICK_LIST_MAX, features_of, quick_list_urls
+from catalog.paths import DB_ENV_VAR, DEFAULT_DB, default_catalog
 from catalog.queries import run_query, saved_queries
 from catalog.result import QueryResult
 from catalog.sandbox import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_S, run_sql
 
-DEFAULT_DB = "catalog.duckdb"
+DB_HELP = f"catalog file (default: ${DB_ENV_VAR}, else {DEFAULT_DB})"
 
 
 def parse_params(pairs: list[str]) -> dict[str, str]:
@@ -113,15 +114,15 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     examples = __doc__.split("\n\n")[1]
-    parser = argparse.ArgumentParser(prog="python -m catalog", formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = argparse.ArgumentParser(prog="llcat", formatter_class=argparse.RawDescriptionHelpFormatter,
                                      description="Query a logit-lens feature catalog: saved queries, the SQL console, "
                                                  "Neuronpedia quick lists and exports.",
-                                     epilog=f"examples:\n{examples}\n\nEvery command takes --db PATH (default {DEFAULT_DB}).")
+                                     epilog=f"examples:\n{examples}\n\nEvery command takes --db PATH ({DB_HELP}).")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--db", type=Path, default=Path(DEFAULT_DB), help=f"catalog file (default {DEFAULT_DB})")
+        sub.add_argument("--db", type=Path, default=None, help=DB_HELP)
         sub.set_defaults(handler=handler)
         return sub
 
@@ -160,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.db = args.db or default_catalog()
     try:
         args.handler(args)
     except CatalogError as error:

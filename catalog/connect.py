@@ -228,7 +228,9 @@ def existing_catalog_path(db_path: Path | str) -> Path:
     path = Path(db_path)
     if not path.exists():
         raise CatalogError(
-            f"catalog {path} does not exist; build one with `make demo` or `python -m ingest run ... --db {path}`"
+            f"catalog {path} does not exist; build the demo catalog there with `llcat-ingest demo --db {path}` "
+            f"(or `make demo DB={path}`, which also serves the browser), or add SAEs to it with "
+            f"`llcat-ingest run ... --db {path}`"
         )
     check_is_catalog_file(path)
     return path

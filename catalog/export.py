@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from catalog.errors import CatalogError
 from catalog.formatting import jsonable
-from catalog.queries import stream_query
+from catalog.queries import run_query, stream_query
 from catalog.reading import read_connection
 
 FORMATS = ("parquet", "csv", "jsonl")
@@ -126,8 +126,28 @@ def export_query(db_path: Path | str, name: str, params: Mapping[str, object] | 
 
 def export_neuronpedia(db_path: Path | str, path: Path | str, sae: str | None = None,
                        limit: int | None = None) -> ExportSummary:
-    """Per-feature JSON Lines in Neuronpedia's field names, for one SAE or all of them."""
+    """Per-feature JSON Lines in Neuronpedia's field names, for one SAE or all of them.
+
+    Refuses (before writing anything) when a chosen SAE has no Neuronpedia id, as quick lists do:
+    its records would carry ``"modelId": null``, which Neuronpedia cannot place.
+    """
+    _check_neuronpedia_ids(db_path, sae)
     return export_query(db_path, "neuronpedia_features", {"sae": sae}, path, "jsonl", limit)
+
+
+def _check_neuronpedia_ids(db_path: Path | str, sae: str | None) -> None:
+    saes = run_query(db_path, "saes", {}).frame
+    if sae is not None:
+        saes = saes[saes["sae_id"] == sae]
+        if saes.empty:
+            raise CatalogError(f"--sae {sae!r} is not in catalog {db_path}; `llcat run saes --db {db_path}` lists its SAEs")
+    without = sorted(saes.loc[saes["neuronpedia_id"].isna(), "sae_id"])
+    if without:
+        having = sorted(saes.loc[saes["neuronpedia_id"].notna(), "sae_id"])
+        fix = (f"export one that has an id with --sae ({', '.join(having[:5])}{', ...' if len(having) > 5 else ''})"
+               if having else "none of its SAEs has one (use --query or --table for a plain export)")
+        raise CatalogError(f"SAE(s) {', '.join(without)} have no Neuronpedia id in catalog {db_path}, so their "
+                           f"features cannot be exported for Neuronpedia; {fix}")
 
 
 def export_table(db_path: Path | str, table: str, path: Path | str, fmt: str | None = None,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from catalog.connect import check_is_catalog_file, with_lock_retry
+from catalog.connect import existing_catalog_path, with_lock_retry
 from catalog.errors import CatalogError
 from catalog.reading import check_catalog, install_views
 from catalog.result import MAX_LIMIT, QueryResult
@@ -65,10 +65,7 @@ def _open_sandbox(path: Path, threads: int, memory_limit: str) -> duckdb.DuckDBP
 def sandbox_connection(db_path: Path | str, threads: int = DEFAULT_THREADS,
                        memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only, locked-down connection on a checked catalog, with the current views."""
-    path = Path(db_path)
-    if not path.exists():
-        raise CatalogError(f"catalog {path} does not exist; build one with `make demo` or `python -m ingest run ... --db {path}`")
-    check_is_catalog_file(path)
+    path = existing_catalog_path(db_path)
     con = with_lock_retry(lambda: _open_sandbox(path, threads, memory_limit), path)
     try:
         install_views(con, check_catalog(con, path))  # TEMP views, when needed: allowed on a read-only file

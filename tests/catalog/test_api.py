@@ -100,7 +100,7 @@ def test_quick_lists_from_results(cat):
 
 
 def test_bad_input_is_named(cat, tmp_path):
-    with pytest.raises(CatalogError, match=r"catalog .*nope.duckdb does not exist; build one with `make demo`"):
+    with pytest.raises(CatalogError, match=r"catalog .*nope.duckdb does not exist; build the demo catalog there with `llcat-ingest demo --db"):
         Catalog(tmp_path / "nope.duckdb")
     with pytest.raises(CatalogError, match=r"set_a and set_b are both 'boys_names'; give two different sets"):
         cat.enriched_a_not_b("boys_names", "boys_names")

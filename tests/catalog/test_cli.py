@@ -135,7 +135,7 @@ def test_bad_input_exits_2_with_the_message(capsys, small_db, tmp_path):
          "has no parameter 'colour'; its parameters: layer LAYER (required)"),
         (["run", "high_skew_features", "--db", str(small_db), "-p", "layer"], "--param expects NAME=VALUE, got 'layer'"),
         (["run", "high_skew_features", "--db", str(small_db), "-p", "layer=one"], "expects a layer number such as 8 (LAYER), got 'one'"),
-        (["run", "saes", "--db", str(tmp_path / "missing.duckdb")], "missing.duckdb does not exist; build one with `make demo`"),
+        (["run", "saes", "--db", str(tmp_path / "missing.duckdb")], "missing.duckdb does not exist; build the demo catalog there with `llcat-ingest demo --db"),
         (["run", "feature_card", "--db", str(small_db), "-p", "sae=bench-res-jb/blocks.7.hook_resid_pre", "-p", "feature=1"],
          "SAE 'bench-res-jb/blocks.7.hook_resid_pre' is not in catalog"),
     ]

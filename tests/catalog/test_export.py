@@ -109,3 +109,14 @@ def test_the_format_comes_from_the_suffix_or_is_asked_for(tmp_path):
         export_format(tmp_path / "x.txt")
     with pytest.raises(CatalogError, match=r"unknown export format 'xlsx'; formats: parquet, csv, jsonl"):
         export_format(tmp_path / "x.csv", "xlsx")
+
+
+def test_neuronpedia_export_refuses_saes_without_an_id_and_writes_nothing(demo_db, small_db, tmp_path):
+    path = tmp_path / "np.jsonl"
+    with pytest.raises(CatalogError, match=r"SAE\(s\) demo/blocks.0.hook_resid_pre, demo/blocks.1.hook_resid_post, "
+                                           r"demo/blocks.1.hook_resid_pre have no Neuronpedia id in catalog .*"
+                                           r"none of its SAEs has one \(use --query or --table"):
+        export_neuronpedia(demo_db, path)
+    with pytest.raises(CatalogError, match=r"--sae 'nope' is not in catalog .*`llcat run saes --db "):
+        export_neuronpedia(small_db, path, sae="nope")
+    assert not path.exists()

@@ -351,7 +351,7 @@ def test_unknown_token_hints_at_the_leading_space(demo_db):
 
 
 def test_a_missing_catalog_and_a_file_that_is_not_one(tmp_path):
-    with pytest.raises(CatalogError, match=r"missing.duckdb does not exist; build one with `make demo`"):
+    with pytest.raises(CatalogError, match=r"missing.duckdb does not exist; build the demo catalog there with `llcat-ingest demo --db"):
         run_query(tmp_path / "missing.duckdb", "saes")
     notes = tmp_path / "notes.duckdb"
     notes.write_text("not a database\n" * 20)

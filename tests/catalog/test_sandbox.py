@@ -101,7 +101,7 @@ def test_errors_name_the_problem(small_db, tmp_path):
         run_sql(small_db, "SELEC 1")
     with pytest.raises(CatalogError, match=r"max_rows must be between 1 and 1000000, got 0"):
         run_sql(small_db, "SELECT 1", max_rows=0)
-    with pytest.raises(CatalogError, match=r"missing.duckdb does not exist; build one with"):
+    with pytest.raises(CatalogError, match=r"missing.duckdb does not exist; build the demo catalog there with"):
         run_sql(tmp_path / "missing.duckdb", "SELECT 1")
     other = tmp_path / "plain.duckdb"
     duckdb.connect(str(other)).close()

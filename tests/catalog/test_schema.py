@@ -65,7 +65,7 @@ def test_a_newer_schema_version_is_refused(tmp_path):
 
 
 def test_reading_a_missing_catalog_says_how_to_build_one(tmp_path):
-    with pytest.raises(CatalogError, match=r"does not exist; build one with `make demo`"):
+    with pytest.raises(CatalogError, match=r"does not exist; build the demo catalog there with `llcat-ingest demo --db"):
         read_engine(tmp_path / "missing.duckdb")
 
 
