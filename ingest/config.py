@@ -29,6 +29,7 @@ class IngestConfig:
     enrichment: bool = True
     null_directions: int = 2048
     null_seed: int = 0
+    drop_missing_sets: bool = False       # delete stored sets the current library cannot build (else: an error)
 
     def to_json_dict(self) -> dict[str, Any]:
         data = asdict(self)

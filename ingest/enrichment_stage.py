@@ -62,18 +62,20 @@ def build_token_sets(vocab: Vocabulary, user_file: Path | None) -> TokenSetLibra
 
 
 def prepare_enrichment(catalog: CatalogOpener, model_name: str, W_U: torch.Tensor, library: TokenSetLibrary,
-                       n_directions: int, seed: int, device: torch.device) -> EnrichmentContext:
+                       n_directions: int, seed: int, device: torch.device, rescore_hint: str | None = None) -> EnrichmentContext:
     """Sync the library into the catalog and load (or compute and store) its null distribution.
 
     The catalog is opened only for the short reads and writes, never while the null is computed.
+    ``rescore_hint`` is the command that rescores the SAEs this run leaves out, said when sets changed.
     """
     with catalog() as con:
         sync = sync_token_sets(con, model_name, library_rows(library))
         set_ids = np.array([sync.set_ids[s.name] for s in library.sets], dtype=np.int64)
         stored = load_null(con, model_name, set_ids.tolist(), seed, n_directions)
     if sync.changed:
+        hint = f" (rescore the other SAEs with `{rescore_hint}`)" if rescore_hint else ""
         print(f"token sets changed since they were stored: {', '.join(sync.changed)}; their old enrichment rows "
-              "were removed (recompute other SAEs with `python -m ingest sets --db ...`)")
+              f"were removed{hint}")
     index = SetIndex.build([s.token_ids for s in library.sets], W_U.shape[1])
     missing = [i for i, set_id in enumerate(set_ids) if int(set_id) not in stored]
     null_sorted = np.empty((len(set_ids), n_directions), dtype=np.float64)

@@ -9,6 +9,7 @@ SAEs already stored from the same weights and analysis version are skipped unles
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 import time
 import uuid
@@ -29,10 +30,12 @@ from ingest.config import ANALYSIS_VERSION, DEFAULT_CHUNK_SIZE, IngestConfig
 from ingest.device import resolve_device
 from ingest.enrichment_stage import EnrichmentContext, build_token_sets, prepare_enrichment
 from ingest.errors import IngestInputError
-from ingest.sources.hub import download_sae_folder
+from ingest.set_consistency import check_stored_sets, drop_token_sets
+from ingest.sources.hub import download_sae_folder, require_hub
 from ingest.sources.model import PROCESSING, LoadedModel, load_model
 from ingest.sources.registry import get_release
 from ingest.sources.sae import LoadedSae, load_sae_folder
+from ingest.token_sets import TokenSetLibrary
 from ingest.version import library_versions, project_version
 
 
@@ -56,6 +59,12 @@ class RunSummary:
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def remove_catalog_file(db: Path) -> None:
+    """Remove a catalog file this run created (and DuckDB's write-ahead log beside it)."""
+    for path in (db, Path(f"{db}.wal")):
+        path.unlink(missing_ok=True)
 
 
 def _neuronpedia_id_from_cfg(sae: LoadedSae) -> str | None:
@@ -123,13 +132,52 @@ class IngestRunner:
         return sae
 
     def run(self) -> RunSummary:
+        """Ingest every planned SAE. A failed run that created the catalog file and wrote no SAE removes
+        it again, so a failure never leaves a new catalog behind."""
+        db = Path(self.config.db)
+        existed = db.exists()
+        summary = RunSummary(run_id=uuid.uuid4().hex)
+        try:
+            self._run(summary)
+        except BaseException:
+            if not existed and not summary.written:
+                remove_catalog_file(db)
+            raise
+        return summary
+
+    def _check_catalog(self) -> None:
+        """Fail early on a bad catalog path (not DuckDB, newer schema, locked, folder missing or not
+        writable), before any download or analysis; a new file is not kept until there is something to write."""
+        db = Path(self.config.db)
+        existed = db.exists()
+        with self.catalog():
+            pass
+        if not existed:
+            remove_catalog_file(db)
+
+    def _hub_needs(self, model_ref: str) -> str | None:
+        """What this run downloads from the hub ('release X and model Y'), or None when all is on disk."""
+        needs = [f"release {self.config.release!r}"] if self.config.release else []
+        if not Path(model_ref).exists():
+            needs.append(f"model {model_ref!r}")
+        return " and ".join(needs) or None
+
+    def _stored_sets_to_drop(self, model_name: str, library: TokenSetLibrary | None) -> list[str]:
+        """Sets the catalog holds for the model that ``library`` lacks: an error, unless dropping them was asked for."""
+        if library is None or not Path(self.config.db).exists():
+            return []
+        with self.catalog() as con:
+            return check_stored_sets(con, self.config.db, model_name, library, self.config.drop_missing_sets)
+
+    def _run(self, summary: RunSummary) -> None:
         cfg = self.config
         sources, model_ref, model_name = self.plan()
-        with self.catalog():
-            pass  # fail early on a bad catalog file, before any download or analysis
+        self._check_catalog()
+        needs = self._hub_needs(model_ref)
+        if needs:
+            require_hub(needs)
         started = time.perf_counter()
         model = load_model(model_ref, model_name)
-        summary = RunSummary(run_id=uuid.uuid4().hex)
         summary.timings["load_model_s"] = time.perf_counter() - started
         if cfg.top_k > model.d_vocab:
             raise IngestInputError(f"--top-k {cfg.top_k} is more than the {model.d_vocab} tokens of model {model.model_name!r}; "
@@ -139,7 +187,9 @@ class IngestRunner:
         for source in sources:
             self._load_checked(source, model)
         library = build_token_sets(model.vocab, cfg.token_sets_file) if cfg.enrichment else None
+        to_drop = self._stored_sets_to_drop(model.model_name, library)
         with self.catalog() as con:
+            drop_token_sets(con, model.model_name, to_drop)
             store.write_model(con, self._model_record(model, summary.run_id),
                               tables.tokens_table(model.vocab.raw, model.vocab.text), tables.unembed_table(model.W_U))
             store.start_run(con, summary.run_id, project_version(), ANALYSIS_VERSION, str(self.device), cfg.to_json_dict(),
@@ -149,13 +199,15 @@ class IngestRunner:
             enrichment = None
             if library is not None:
                 started = time.perf_counter()
+                rescore = f"python -m ingest sets --db {shlex.quote(str(cfg.db))}" + (
+                    f" --token-sets {shlex.quote(str(cfg.token_sets_file))}" if cfg.token_sets_file else "")
                 enrichment = prepare_enrichment(self.catalog, model.model_name, model.W_U, library,
-                                                cfg.null_directions, cfg.null_seed, self.device)
+                                                cfg.null_directions, cfg.null_seed, self.device, rescore)
                 summary.timings["token_sets_and_null_s"] = time.perf_counter() - started
             for source in tqdm(sources, desc="SAEs", unit="sae"):
                 self._ingest_one(source, model, enrichment, summary)
             status = "finished"
-        finally:
+        finally:  # a run that failed before writing any SAE leaves a "failed" row (or no file at all, see run)
             try:
                 with self.catalog() as con:
                     store.finish_run(con, summary.run_id, status, summary.timings)
@@ -164,7 +216,6 @@ class IngestRunner:
                     raise
                 # the run failed already (e.g. the disk is full): report that error, not this one
                 print(f"note: could not mark run {summary.run_id} as failed in the catalog ({error})", file=sys.stderr)
-        return summary
 
     def _model_record(self, model: LoadedModel, run_id: str) -> store.ModelRecord:
         return store.ModelRecord(model_name=model.model_name, d_model=model.d_model, d_vocab=model.d_vocab,

@@ -1,5 +1,10 @@
 """Downloading a release's SAE folders from the Hugging Face hub: only the files the catalog reads,
-kept in huggingface_hub's own cache so that a second run downloads nothing."""
+kept in huggingface_hub's own cache so that a second run downloads nothing.
+
+Before anything is fetched, :func:`require_hub` checks once, with a short timeout, that the hub
+answers: huggingface_hub (and transformers through it) retry a failed request five times with
+backoff (about 30 s) before giving up, which is only noise when there is no network at all.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,45 @@ from pathlib import Path
 from ingest.errors import IngestInputError
 from ingest.sources.registry import Release, ReleaseSae
 from ingest.sources.sae import CFG_FILE, SPARSITY_FILE, WEIGHTS_FILE
+
+
+# The hub answers a HEAD on its front page in well under a second; a network that drops packets
+# would otherwise keep the probe waiting for the default 10 s.
+HUB_PROBE_TIMEOUT_S = 3.0
+
+
+def hub_unreachable_reason(timeout_s: float = HUB_PROBE_TIMEOUT_S) -> str | None:
+    """Why the hub (``HF_ENDPOINT``, default https://huggingface.co) cannot be reached, or None when it
+    answers, or when ``HF_HUB_OFFLINE`` is set (then only the local cache is used, and nothing is probed)."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    if constants.HF_HUB_OFFLINE:
+        return None
+    try:
+        get_session().head(constants.ENDPOINT, timeout=timeout_s)  # any HTTP answer, even an error status, will do
+    except Exception as error:  # DNS, refused, timeout, proxy, TLS: all mean "cannot reach it"
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+# What to do instead of downloading, for `ingest run`.
+RUN_ALTERNATIVE = ("ingest SAE folders on disk with --sae-dir DIR --model PATH (make ingest SAE_DIRS=\"DIR ...\" "
+                   "MODEL=PATH), PATH a local Hugging Face model folder")
+
+
+def require_hub(needs: str, alternative: str = RUN_ALTERNATIVE, outcome: str = "; nothing was written") -> None:
+    """Raise one IngestInputError, naming ``needs`` (what would be downloaded), ``outcome``, the offline
+    cache and ``alternative``, when the hub cannot be reached."""
+    from huggingface_hub import constants
+
+    reason = hub_unreachable_reason()
+    if reason is None:
+        return
+    raise IngestInputError(
+        f"the Hugging Face hub ({constants.ENDPOINT}) cannot be reached ({reason}), and {needs} must be downloaded from "
+        f"it{outcome}. Connect and re-run; or, if the files are already in the Hugging Face cache, re-run with "
+        f"HF_HUB_OFFLINE=1 set; or {alternative}")
 
 
 def download_sae_folder(release: Release, sae: ReleaseSae, revision: str | None = None) -> Path:

@@ -39,6 +39,11 @@ class LoadedModel:
         return int(self.W_U.shape[1])
 
 
+def _one_line(error: Exception) -> str:
+    """The error's message on one line (transformers' messages span several; the CLI prints one error line)."""
+    return " ".join(str(error).split())
+
+
 def _load_local(folder: Path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -48,7 +53,8 @@ def _load_local(folder: Path):
         hf_model = AutoModelForCausalLM.from_pretrained(folder)
         tokenizer = AutoTokenizer.from_pretrained(folder)
     except (OSError, ValueError) as error:
-        raise IngestInputError(f"model folder {folder} could not be loaded with transformers ({error}); it needs config.json, the weights and the tokenizer files") from error
+        raise IngestInputError(f"model folder {folder} could not be loaded with transformers ({_one_line(error)}); it needs "
+                               "config.json, the weights and the tokenizer files") from error
     return hf_model, tokenizer
 
 
@@ -68,7 +74,8 @@ def load_model(name_or_path: str, model_name: str | None = None, device: str = "
         try:
             bridge = TransformerBridge.boot_transformers(hf_id, device=device)
         except Exception as error:  # unknown ids, network and architecture errors all need the same advice
-            raise IngestInputError(f"model {name_or_path!r} could not be loaded through TransformerLens ({type(error).__name__}: {error}); check the name or pass a local model folder with --model PATH") from error
+            raise IngestInputError(f"model {name_or_path!r} could not be loaded through TransformerLens ({type(error).__name__}: "
+                                   f"{_one_line(error)}); check the name or pass a local model folder with --model PATH") from error
         tokenizer = bridge.tokenizer
         catalog_name = model_name or name_or_path
     bridge.enable_compatibility_mode(disable_warnings=True)
