@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+REPORTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "reports"
 
 SHARED_NLTK_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "nltk_data"
 if "NLTK_DATA" not in os.environ and SHARED_NLTK_DATA.is_dir():
@@ -36,6 +40,26 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     db_path = root / "demo.duckdb"
     build_demo_catalog(IngestConfig(db=db_path, device="cpu"), cache_dir=root / "cache")
     return db_path
+
+
+@pytest.fixture
+def report(request: pytest.FixtureRequest, capsys: pytest.CaptureFixture) -> Callable[[str], None]:
+    """Keep a test's findings (attempt tables, fault outcomes) in test-artifacts/reports/<test>.txt.
+
+    They are shown on the terminal only with ``pytest -v``: a green run stays quiet, although the
+    tables name hostile inputs (``DROP TABLE``, ``/etc/passwd``) and provoked faults (a full disk).
+    """
+    path = REPORTS / (re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:120] + ".txt")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("", encoding="utf-8")
+
+    def write(text: str) -> None:
+        with path.open("a", encoding="utf-8") as out:
+            out.write(text.strip("\n") + "\n")
+        if request.config.get_verbosity() > 0:
+            with capsys.disabled():
+                print(f"\n{text.strip(chr(10))}")
+    return write
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

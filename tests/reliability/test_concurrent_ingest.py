@@ -34,7 +34,7 @@ def seeded_catalog(tmp_path_factory, tiny_gpt2):
     return db, folders
 
 
-def test_readers_never_see_part_of_an_sae_and_the_writer_never_fails(seeded_catalog, tiny_gpt2, tmp_path, capsys):
+def test_readers_never_see_part_of_an_sae_and_the_writer_never_fails(seeded_catalog, tiny_gpt2, tmp_path, report):
     db, folders = seeded_catalog
     stop_file = tmp_path / "stop"
     reader = subprocess.Popen(
@@ -58,8 +58,7 @@ def test_readers_never_see_part_of_an_sae_and_the_writer_never_fails(seeded_cata
                f"{report['retried']} succeeded after retrying ({report['retry_messages']} retries), "
                f"{report['failed']} failed; slowest read {report['slowest_read_s']} s; SAE counts seen in order "
                f"{report['sae_counts_seen']}; the writer waited for readers {writer_waits} times")
-    with capsys.disabled():
-        print(f"\n{summary}")
+    report(summary)
     assert writer.returncode == 0, f"writer failed: {writer_err[-3000:]}\n{summary}"
     assert f"{len(folders) - 1} SAEs written" in writer_out, writer_out
     assert report["failed"] == 0 and report["errors"] == [], f"{summary}\n{report['errors']}\n{reader_err[-2000:]}"

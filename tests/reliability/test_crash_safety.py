@@ -82,7 +82,7 @@ def folders(tmp_path_factory):
     return make_sae_folders(tmp_path_factory.mktemp("crash-saes"), SIZES, seed=10)
 
 
-def test_sigkill_at_any_point_leaves_every_sae_whole_or_absent(folders, tiny_gpt2, tmp_path, capsys):
+def test_sigkill_at_any_point_leaves_every_sae_whole_or_absent(folders, tiny_gpt2, tmp_path, report):
     db = tmp_path / "catalog.duckdb"
     wal = Path(f"{db}.wal")
     args = ingest_args(tiny_gpt2, folders, db, TOP_K)
@@ -138,8 +138,7 @@ def test_sigkill_at_any_point_leaves_every_sae_whole_or_absent(folders, tiny_gpt
     assert summary.skipped == [sae_id for sae_id in ids if sae_id in after_early]
     assert present_saes(db, TOP_K) == set(ids)
     assert not wal.exists()
-    with capsys.disabled():
-        print(f"\ncrash test (seed {SEED}): " + "; ".join(log) + f"; re-run wrote {len(missing)} and skipped {len(summary.skipped)}")
+    report(f"crash test (seed {SEED}): " + "; ".join(log) + f"; re-run wrote {len(missing)} and skipped {len(summary.skipped)}")
 
 
 # --- A full disk -------------------------------------------------------------------------------
@@ -170,13 +169,14 @@ def without_runs(state: dict) -> dict:
     return {table: value for table, value in state.items() if table != "runs"}
 
 
-def test_full_disk_ends_in_a_clear_error_and_leaves_the_catalog_whole(base_catalog, folders, tiny_gpt2, tmp_path, capsys):
+def test_full_disk_ends_in_a_clear_error_and_leaves_the_catalog_whole(base_catalog, folders, tiny_gpt2, tmp_path, capsys,
+                                                                     report):
     """Where a tmpfs can be mounted (root), the catalog sits on one that is nearly full; elsewhere
     RLIMIT_FSIZE limits the files an ingest child may write (EFBIG, the same failure path)."""
     mount = tmp_path / "small-disk"
     size = base_catalog.stat().st_size + (16 << 20)   # freed, the room a re-run needs: its WAL and new blocks
     if not mount_tmpfs(mount, size):
-        return full_disk_by_file_size_limit(folders, tiny_gpt2, tmp_path, capsys)
+        return full_disk_by_file_size_limit(folders, tiny_gpt2, tmp_path, capsys, report)
     try:
         db = mount / "catalog.duckdb"
         shutil.copy(base_catalog, db)
@@ -193,14 +193,13 @@ def test_full_disk_ends_in_a_clear_error_and_leaves_the_catalog_whole(base_catal
         (mount / "filler").unlink()
         assert cli_main(ingest_args(tiny_gpt2, [folders[3]], db, TOP_K)) == 0
         assert present_saes(db, TOP_K) == {folders[0].sae_id, folders[3].sae_id}
-        with capsys.disabled():
-            print(f"\nfull disk (tmpfs, {FULL_DISK_FREE} bytes free): {error}")
+        report(f"full disk (tmpfs, {FULL_DISK_FREE} bytes free): {error}")
     finally:
         if subprocess.run(["umount", str(mount)], capture_output=True, check=False).returncode != 0:
             subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
 
 
-def full_disk_by_file_size_limit(folders, tiny_gpt2, tmp_path, capsys) -> None:
+def full_disk_by_file_size_limit(folders, tiny_gpt2, tmp_path, capsys, report) -> None:
     """A fresh catalog and a 2 MB file size limit: the schema fits, the model's 50,257 tokens do not."""
     db = tmp_path / "limited.duckdb"
     limit = 12288 + 8 * 262144   # DuckDB's header plus eight 256 kB blocks
@@ -219,8 +218,7 @@ def full_disk_by_file_size_limit(folders, tiny_gpt2, tmp_path, capsys) -> None:
     assert snapshot(db)["models"][0] == 0 and snapshot(db)["tokens"][0] == 0
     assert cli_main(ingest_args(tiny_gpt2, [folders[3]], db, TOP_K)) == 0
     assert present_saes(db, TOP_K) == {folders[3].sae_id}
-    with capsys.disabled():
-        print(f"\nfull disk (RLIMIT_FSIZE {limit} bytes; no tmpfs here): {error}")
+    report(f"full disk (RLIMIT_FSIZE {limit} bytes; no tmpfs here): {error}")
 
 
 # --- An interrupted hub download ----------------------------------------------------------------

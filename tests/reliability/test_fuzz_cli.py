@@ -174,11 +174,10 @@ def test_any_command_line_ends_cleanly(data, cli_world, monkeypatch, capsys):
             outcomes["success"] += 1
 
 
-def test_the_fuzzing_reached_every_outcome(capsys):
+def test_the_fuzzing_reached_every_outcome(report):
     if sum(outcomes.values()) == 0:
         pytest.skip("runs after the fuzz test in the same session")
-    with capsys.disabled():
-        print(f"\ntest_fuzz_cli outcomes: {outcomes}")
+    report(f"test_fuzz_cli outcomes: {outcomes}")
     assert all(count > 0 for count in outcomes.values()), outcomes
 
 

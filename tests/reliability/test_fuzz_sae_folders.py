@@ -203,12 +203,11 @@ def test_any_sae_folder_loads_correctly_or_fails_with_a_clear_error(spec):
         outcomes[check_outcome(write_folder(Path(root) / "sae", spec))] += 1
 
 
-def test_the_fuzzing_reached_both_outcomes(capsys):
+def test_the_fuzzing_reached_both_outcomes(report):
     """Guards the property above against generating only one kind of folder."""
     if sum(outcomes.values()) == 0:
         pytest.skip("runs after the fuzz test in the same session")
-    with capsys.disabled():
-        print(f"\ntest_fuzz_sae_folders outcomes: {outcomes}")
+    report(f"test_fuzz_sae_folders outcomes: {outcomes}")
     assert outcomes["error"] > 20 and outcomes["loaded"] > 20, outcomes
 
 

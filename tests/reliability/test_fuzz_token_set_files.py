@@ -141,11 +141,10 @@ def test_any_token_set_file_builds_correct_sets_or_fails_with_a_clear_error(file
         outcomes["library"] += 1
 
 
-def test_the_fuzzing_reached_both_outcomes(capsys):
+def test_the_fuzzing_reached_both_outcomes(report):
     if sum(outcomes.values()) == 0:
         pytest.skip("runs after the fuzz test in the same session")
-    with capsys.disabled():
-        print(f"\ntest_fuzz_token_set_files outcomes: {outcomes}")
+    report(f"test_fuzz_token_set_files outcomes: {outcomes}")
     assert outcomes["error"] > 20 and outcomes["library"] > 5, outcomes
 
 

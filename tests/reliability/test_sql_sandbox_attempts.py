@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,15 +139,13 @@ def _outcome_ok(attempt: Attempt, outcome: str, frame_rows: int | None, truncate
     return outcome.startswith("sql: ") and attempt.expect in outcome
 
 
-def _print_table(capsys: pytest.CaptureFixture, title: str, lines: list[tuple[str, str, str, bool]]) -> None:
-    with capsys.disabled():
-        print(f"\n{title}: {len(lines)} attempts")
-        for category, sql, outcome, good in lines:
-            shown = " ".join(sql.split())
-            print(f"  [{'ok ' if good else 'BAD'}] {category:9} {shown[:60]:60} -> {outcome.splitlines()[0][:110]}")
+def _report_table(report: Callable[[str], None], title: str, lines: list[tuple[str, str, str, bool]]) -> None:
+    rows = [f"  [{'ok ' if good else 'BAD'}] {category:9} {' '.join(sql.split())[:60]:60} -> {outcome.splitlines()[0][:110]}"
+            for category, sql, outcome, good in lines]
+    report("\n".join([f"{title}: {len(lines)} attempts", *rows]))
 
 
-def test_every_attempt_through_run_sql(demo_db: Path, files, capsys) -> None:
+def test_every_attempt_through_run_sql(demo_db: Path, files, report) -> None:
     canary, target = files
     before = snapshot(demo_db)
     lines = []
@@ -165,7 +164,7 @@ def test_every_attempt_through_run_sql(demo_db: Path, files, capsys) -> None:
         lines.append((attempt.category, attempt.sql, outcome + (f" ({rows} rows{', truncated' if truncated else ''})"
                                                         if outcome == OK else ""),
                       _outcome_ok(attempt, outcome, rows, truncated)))
-    _print_table(capsys, "SQL sandbox attempts via catalog.sandbox.run_sql", lines)
+    _report_table(report, "SQL sandbox attempts via catalog.sandbox.run_sql", lines)
     assert not target.exists() and not Path(str(target) + ".wal").exists()
     assert snapshot(demo_db) == before
     bad = [(sql, outcome) for _, sql, outcome, good in lines if not good]
@@ -200,7 +199,7 @@ def test_cli_sql_caps_and_times_out(demo_db: Path, capsys) -> None:
     assert code == 2 and "ran longer than 1 s and was stopped" in err
 
 
-def test_every_attempt_through_the_console_page(run_page, demo_db: Path, files, capsys,
+def test_every_attempt_through_the_console_page(run_page, demo_db: Path, files, report,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """The app's console: the first attempts through the deep link, the rest typed into its text area."""
     canary, target = files
@@ -234,7 +233,7 @@ def test_every_attempt_through_the_console_page(run_page, demo_db: Path, files, 
             Attempt(attempt.category, attempt.sql, OK, rows=10_000, truncated=True)  # the page's cap
         lines.append((attempt.category, attempt.sql, outcome + (f" ({rows} rows)" if outcome == OK else ""),
                       _outcome_ok(want, outcome, rows, truncated)))
-    _print_table(capsys, "SQL sandbox attempts via the app's SQL console", lines)
+    _report_table(report, "SQL sandbox attempts via the app's SQL console", lines)
     assert "showing the first 10000 rows; more rows matched" in at.warning[0].value
     assert not target.exists()
     assert snapshot(demo_db) == before
