@@ -146,11 +146,23 @@ def _cmd_migrate(args: argparse.Namespace) -> None:
 COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "sets": _cmd_sets, "releases": _cmd_releases, "migrate": _cmd_migrate}
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes (main() may run many times in one process)."""
+
+    @property
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def _show_ingest_logs() -> None:
     """The ingest library logs what it did (e.g. sets dropped) at INFO; the command shows those lines."""
     logger = logging.getLogger("ingest")
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

@@ -92,3 +92,18 @@ def test_demo_is_deterministic(tmp_path, demo_db):
     for a, b in zip(again.saes, first.saes):
         assert (a / "sae_weights.safetensors").read_bytes() == (b / "sae_weights.safetensors").read_bytes()
     assert again.planted == first.planted
+
+
+def test_a_clean_demo_build_prints_no_warnings(tmp_path):
+    """`python -m ingest demo` as a user runs it (NLTK data found): every built-in set is built, nothing warns."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run([sys.executable, "-m", "ingest", "demo", "--db", str(tmp_path / "demo.duckdb"),
+                             "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--null-directions", "32"],
+                            cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    output = (result.stdout + result.stderr).splitlines()
+    assert [line for line in output if "warn" in line.lower()] == []
+    assert "  121 token sets, 92928 enrichment rows" in output  # 3 SAEs x 256 features x 121 sets
