@@ -10,6 +10,7 @@
     cat.features_promoting_token(" Paris")
     cat.run("decoder_neighbours", sae="gpt2-small-res-jb/blocks.8.hook_resid_pre", feature=14215)
     cat.sql("SELECT layer, count(*) FROM feature_stats GROUP BY layer")
+    pandas.read_sql(sqlalchemy.text("SELECT * FROM features WHERE skewness > :s"), cat.engine, params={"s": 3})
 
 A ``Catalog`` holds only a path: every call opens the file read-only, runs, and closes it, so it
 never blocks an ingest between calls. Each helper runs the saved query of the same name
@@ -22,8 +23,9 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+import sqlalchemy as sa
 
-from catalog.connect import existing_catalog_path
+from catalog.connect import existing_catalog_path, read_engine
 from catalog.errors import CatalogError
 from catalog.neuronpedia import (
     DEFAULT_LIST_NAME,
@@ -49,6 +51,18 @@ class Catalog:
 
     def __repr__(self) -> str:
         return f"Catalog({str(self.db_path)!r})"
+
+    @property
+    def engine(self) -> sa.Engine:
+        """A read-only SQLAlchemy engine on the catalog, for your own SQL with bound parameters::
+
+            pandas.read_sql(sqlalchemy.text("SELECT * FROM feature_stats WHERE layer = :layer"),
+                            cat.engine, params={"layer": 8})
+
+        It pools no connection (the file is free between queries); the views of ``sql/views.sql``
+        are there as the last ingest wrote them.
+        """
+        return read_engine(self.db_path)
 
     def run(self, name: str, /, limit: int | None = None, **params: object) -> QueryResult:
         """Run any saved query by name; parameters as keywords."""

@@ -22,7 +22,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from catalog.bench_catalog import MODEL, PARIS_TOKEN_ID, RELEASE, BenchShape, build_bench_catalog
+from catalog.bench_catalog import (
+    MODEL,
+    PARIS_TOKEN_ID,
+    RELEASE,
+    BenchShape,
+    build_bench_catalog,
+)
 from catalog.connect import open_for_write
 from catalog.queries import SavedQuery, run_query, saved_queries
 

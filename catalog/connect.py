@@ -1,18 +1,24 @@
-"""Opening a catalog: one writer (ingest) or many read-only readers (app, queries), never both.
+"""Every connection to a catalog opens here: one writer (ingest) or many read-only readers
+(queries, the app, the SQL console), never both at once.
 
-DuckDB locks the file for a read-write process. Both sides retry a lock conflict with backoff and
-say what they are waiting for, so a reader never breaks an ingest and an ingest waits out a reader;
-a waiting writer also asks new readers to hold back (``writer_pending_path``), so that a stream of
-short reads cannot starve it. Readers use SQLAlchemy with ``NullPool``: a pooled connection would
-keep the file locked. Failures to read or write the file itself (a full disk, an I/O error, a
-damaged file) become one ``CatalogError`` that names the catalog and the fix (``storage_error``).
+- ``writing(path)``: the one write path, a short-lived read-write connection whose schema is
+  created or upgraded on first open (``catalog.schema.apply_schema``);
+- ``reading(path)``: a short-lived, checked, read-only DuckDB connection with the current views;
+- ``sandbox(path)``: the SQL console's locked-down read-only connection (see ``catalog.sandbox``);
+- ``read_engine(path)``: a read-only SQLAlchemy engine for users' own ``pandas.read_sql``.
+
+Each is closed when done, so no idle connection keeps the file locked against an ingest. DuckDB
+locks the file for a read-write process: both sides retry a lock conflict with backoff and log what
+they wait for; a waiting writer also asks new readers to hold back (``writer_pending_path``), so
+that a stream of short reads cannot starve it. Failures to read or write the file itself (a full
+disk, an I/O error, a damaged file) become one ``CatalogError`` naming the catalog and the fix.
 """
 
 from __future__ import annotations
 
 import errno
+import logging
 import random
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +30,9 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from catalog.errors import CatalogBusyError, CatalogError
-from catalog.schema import apply_schema, check_readable, recorded_version
+from catalog.schema import apply_schema, check_catalog, install_views
+
+log = logging.getLogger(__name__)
 
 # A DuckDB file starts with an 8-byte checksum followed by these magic bytes.
 _DUCKDB_MAGIC = b"DUCK"
@@ -109,7 +117,7 @@ def with_lock_retry(open_fn: Callable[[], T], db_path: Path, max_wait_s: float |
                         pass  # no marker: readers are then only slower to make way
                 sleep_s = min(wait_s * random.uniform(0.5, 1.5), max(budget_s - waited_s, 0.01))
                 if last_report is None or time.monotonic() - last_report >= _REPORT_EVERY_S:
-                    print(f"catalog {path} is being updated by another process; retrying in {sleep_s:.2f} s", file=sys.stderr)
+                    log.warning("catalog %s is being updated by another process; retrying in %.2f s", path, sleep_s)
                     last_report = time.monotonic()
                 time.sleep(sleep_s)
                 wait_s = min(wait_s * 2, 0.5)
@@ -237,17 +245,66 @@ def existing_catalog_path(db_path: Path | str) -> Path:
 
 
 def read_engine(db_path: Path | str) -> sa.Engine:
-    """A read-only SQLAlchemy engine on an existing catalog; no pooled connection holds the file."""
+    """A read-only SQLAlchemy engine on an existing catalog; no pooled connection holds the file.
+
+    For users' own SQL: ``pandas.read_sql(sqlalchemy.text("... :layer"), engine, params={...})``.
+    DuckDB allows one configuration per file and process, so close its connections (``with
+    engine.connect()``) before ``reading``, ``writing`` or ``sandbox`` open the same file.
+    """
     path = existing_catalog_path(db_path)
     return sa.create_engine(f"duckdb:///{path}?access_mode=read_only", poolclass=NullPool)
 
 
 def open_read_only(db_path: Path | str) -> duckdb.DuckDBPyConnection:
-    """A raw read-only DuckDB connection on an existing catalog, schema version checked."""
+    """A raw read-only DuckDB connection on an existing catalog, checked, with the current views.
+
+    The caller closes it; ``reading`` does that for you.
+    """
     path = existing_catalog_path(db_path)
     con = _connect(path, read_only=True)
     try:
-        check_readable(recorded_version(con), path)
+        install_views(con, check_catalog(con, path))  # TEMP views when the stored ones are older
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+@contextmanager
+def reading(db_path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived read-only connection (``open_read_only``), closed on exit."""
+    con = open_read_only(db_path)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def sandbox(db_path: Path | str, config: dict[str, object]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The SQL console's connection: a private in-memory DuckDB with ``config`` that ATTACHes the
+    catalog READ_ONLY, then switches file access off and locks every setting; closed on exit.
+
+    In-memory, because DuckDB refuses a second connection to one file with other settings in the
+    same process, and ``reading``'s connections have other settings; the settings are locked only
+    after the ATTACH, which needs file access.
+    """
+    path = existing_catalog_path(db_path)
+    con = with_lock_retry(lambda: _attach_locked_down(path, config), path)
+    try:
+        install_views(con, check_catalog(con, path))  # TEMP views, when needed: allowed on a read-only file
+        yield con
+    finally:
+        con.close()
+
+
+def _attach_locked_down(path: Path, config: dict[str, object]) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:", config=config)
+    try:
+        con.execute("ATTACH $path AS catalog (READ_ONLY)", {"path": str(path)}).fetchall()
+        con.execute("USE catalog").fetchall()
+        con.execute("SET enable_external_access = false").fetchall()
+        con.execute("SET lock_configuration = true").fetchall()
     except BaseException:
         con.close()
         raise

@@ -23,10 +23,10 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from catalog.connect import reading
 from catalog.errors import CatalogError
 from catalog.formatting import jsonable
 from catalog.queries import run_query, stream_query
-from catalog.reading import read_connection
 
 FORMATS = ("parquet", "csv", "jsonl")
 _SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -155,7 +155,7 @@ def export_table(db_path: Path | str, table: str, path: Path | str, fmt: str | N
     """Stream a whole table or view of the catalog to ``path``."""
     path = Path(path)
     fmt = export_format(path, fmt)
-    with read_connection(db_path) as con:
+    with reading(db_path) as con:
         names = sorted({row[0] for row in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE NOT internal UNION ALL "
             "SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()})

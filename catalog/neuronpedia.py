@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from catalog.connect import reading
 from catalog.errors import CatalogError
-from catalog.reading import read_connection
 
 NEURONPEDIA_URL = "https://neuronpedia.org"
 EMBED_OPTIONS = "embed=true&embedexplanation=true&embedplots=true&embedtest=true&height=300"
@@ -110,7 +110,7 @@ def features_of(db_path: Path | str, frame: pd.DataFrame) -> list[NeuronpediaFea
         raise CatalogError(f"a quick list needs columns sae_id and feature; the result lacks {', '.join(missing)} "
                            f"(it has {', '.join(map(str, frame.columns))})")
     sae_ids = sorted(set(frame["sae_id"]))
-    with read_connection(db_path) as con:
+    with reading(db_path) as con:
         rows = con.execute("SELECT sae_id, neuronpedia_id FROM saes WHERE list_contains($ids, sae_id)",
                            {"ids": sae_ids}).fetchall()
     ids = dict(rows)

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from catalog.connect import reading
 from catalog.errors import CatalogError
 from catalog.param_checks import check_params
 from catalog.paths import QUERIES_DIR
 from catalog.query_params import Param, parse_default, parse_kind
-from catalog.reading import read_connection
 from catalog.result import MAX_LIMIT, QueryResult
 
 DEFAULT_LIMIT = 100
@@ -178,7 +178,7 @@ def run_query(db_path: Path | str, name: str, params: Mapping[str, object] | Non
     query = get_query(name)
     values = query.bind(params or {}, limit)
     started = time.perf_counter()
-    with read_connection(db_path) as con:
+    with reading(db_path) as con:
         check_params(con, query.name, query.params, values, Path(db_path))
         frame = con.execute(query.sql, {**values, "limit": values["limit"] + 1}).df()
     return QueryResult.from_rows(frame, values["limit"], query.name, values, time.perf_counter() - started)
@@ -191,7 +191,7 @@ def stream_query(db_path: Path | str, name: str, params: Mapping[str, object] | 
     most ``limit + 1`` rows (the extra row says "truncated") and the limit, while the file is open."""
     query = get_query(name)
     values = query.bind(params or {}, limit)
-    with read_connection(db_path) as con:
+    with reading(db_path) as con:
         check_params(con, query.name, query.params, values, Path(db_path))
         relation = con.sql(query.sql, params={**values, "limit": values["limit"] + 1})
         reader = relation.to_arrow_reader(batch_rows)

@@ -1,4 +1,4 @@
-"""The SQL console: one user SELECT on a locked-down, read-only connection (DESIGN.md §6).
+"""The SQL console: one user SELECT on a locked-down, read-only connection.
 
 What keeps a console query harmless, in layers:
 
@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
-from catalog.connect import existing_catalog_path, with_lock_retry
+from catalog.connect import sandbox
 from catalog.errors import CatalogError
-from catalog.reading import check_catalog, install_views
 from catalog.result import MAX_LIMIT, QueryResult
 
 DEFAULT_MAX_ROWS = 10_000
@@ -42,36 +39,6 @@ def sandbox_config(threads: int = DEFAULT_THREADS, memory_limit: str = DEFAULT_M
         "memory_limit": memory_limit,
         "temp_directory": "",          # no spilling: a query too big for memory_limit fails instead
     }
-
-
-def _open_sandbox(path: Path, threads: int, memory_limit: str) -> duckdb.DuckDBPyConnection:
-    # A private in-memory instance that ATTACHes the file read-only: DuckDB refuses a second
-    # connection to one file with other settings in the same process, and the query layer's own
-    # connections (catalog.reading) have other settings. File access is switched off, and every
-    # setting locked, only after the ATTACH.
-    con = duckdb.connect(":memory:", config=sandbox_config(threads, memory_limit))
-    try:
-        con.execute("ATTACH $path AS catalog (READ_ONLY)", {"path": str(path)}).fetchall()
-        con.execute("USE catalog").fetchall()
-        con.execute("SET enable_external_access = false").fetchall()
-        con.execute("SET lock_configuration = true").fetchall()
-    except BaseException:
-        con.close()
-        raise
-    return con
-
-
-@contextmanager
-def sandbox_connection(db_path: Path | str, threads: int = DEFAULT_THREADS,
-                       memory_limit: str = DEFAULT_MEMORY_LIMIT) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only, locked-down connection on a checked catalog, with the current views."""
-    path = existing_catalog_path(db_path)
-    con = with_lock_retry(lambda: _open_sandbox(path, threads, memory_limit), path)
-    try:
-        install_views(con, check_catalog(con, path))  # TEMP views, when needed: allowed on a read-only file
-        yield con
-    finally:
-        con.close()
 
 
 def check_single_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:
@@ -97,7 +64,7 @@ def run_sql(db_path: Path | str, sql: str, max_rows: int = DEFAULT_MAX_ROWS, tim
     if timeout_s <= 0:
         raise CatalogError(f"sql: timeout must be positive, got {timeout_s}")
     started = time.perf_counter()
-    with sandbox_connection(db_path, threads, memory_limit) as con:
+    with sandbox(db_path, sandbox_config(threads, memory_limit)) as con:
         check_single_select(con, sql)
         frame = _fetch_with_timeout(con, sql, max_rows + 1, timeout_s)
     return QueryResult.from_rows(frame, max_rows, "sql", {}, time.perf_counter() - started)

@@ -21,6 +21,8 @@ from catalog.paths import MIGRATIONS_DIR, SCHEMA_FILE, VIEWS_FILE
 
 _VERSION_LINE = re.compile(r"^--\s*schema_version:\s*(\d+)\s*$", re.MULTILINE)
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+_CREATE_VIEW = re.compile(r"\bCREATE\s+OR\s+REPLACE\s+VIEW\b", re.IGNORECASE)
+_VIEWS_VERSION = re.compile(r"SELECT\s+(\d+)\s+AS\s+views_version", re.IGNORECASE)
 
 
 @cache
@@ -51,8 +53,56 @@ def migrations() -> dict[int, Path]:
     return found
 
 
+@cache
 def views_script() -> str:
     return VIEWS_FILE.read_text(encoding="utf-8") if VIEWS_FILE.exists() else ""
+
+
+@cache
+def temp_views_script() -> str:
+    """``sql/views.sql`` with every view made TEMP, for read-only connections."""
+    return _CREATE_VIEW.sub("CREATE OR REPLACE TEMP VIEW", views_script())
+
+
+@cache
+def current_views_version() -> int | None:
+    match = _VIEWS_VERSION.search(views_script())
+    return int(match.group(1)) if match else None
+
+
+def _main_objects(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = current_database()"
+                       " UNION ALL SELECT view_name FROM duckdb_views() WHERE schema_name = 'main'"
+                       " AND database_name = current_database()").fetchall()
+    return {row[0] for row in rows}
+
+
+def check_catalog(con: duckdb.DuckDBPyConnection, db_path: Path) -> set[str]:
+    """Refuse a DuckDB file that is not a catalog, or one of another schema version (newer code's, or
+    an older one that needs `python -m ingest migrate`); returns the catalog's table and view names."""
+    objects = _main_objects(con)
+    version = 0
+    if "schema_migrations" in objects:
+        version = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchall()[0][0]
+    if version == 0:
+        raise CatalogError(
+            f"{db_path} is a DuckDB database but not a catalog (it has no schema_migrations table); "
+            "pass a catalog built by `python -m ingest` (or `make demo`)"
+        )
+    check_readable(version, db_path)
+    return objects
+
+
+def install_views(con: duckdb.DuckDBPyConnection, objects: set[str]) -> None:
+    """Create the current views as TEMP views unless the catalog's stored ones are current."""
+    wanted = current_views_version()
+    if wanted is not None and "catalog_views_version" in objects:
+        stored = con.execute("SELECT max(views_version) FROM catalog_views_version").fetchall()[0][0]
+        if stored == wanted:
+            return
+    script = temp_views_script()
+    if script.strip():
+        con.execute(script).fetchall()  # DuckDB 2 wants every result consumed before the next statement
 
 
 def recorded_version(con: duckdb.DuckDBPyConnection) -> int:
@@ -97,14 +147,23 @@ def _upgrade_steps(version: int) -> list[tuple[int, str, str]]:
     return steps
 
 
-def apply_schema(con: duckdb.DuckDBPyConnection, db_path: Path | str) -> int:
-    """Create or upgrade the schema and (re)create the views of `sql/views.sql`, in one transaction.
+def _stored_views_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    if "catalog_views_version" not in _main_objects(con):
+        return None
+    return con.execute("SELECT max(views_version) FROM catalog_views_version").fetchall()[0][0]
 
-    Views hold no data, so they are replaced on every read-write open: a catalog always has the
-    views of the code that last wrote it.
+
+def apply_schema(con: duckdb.DuckDBPyConnection, db_path: Path | str) -> int:
+    """Create or upgrade the schema and the views of `sql/views.sql`, in one transaction.
+
+    Only a new catalog, an older schema or views older than this code's are touched: opening a
+    current catalog for writing changes nothing, so its file (and every reader's cache key, which
+    includes the file's modification time) stays as it was.
     """
     version = recorded_version(con)
     check_not_newer(version, db_path)
+    if version == SCHEMA_VERSION and _stored_views_version(con) == current_views_version():
+        return SCHEMA_VERSION
     con.execute("BEGIN TRANSACTION")
     try:
         for target, description, script in _upgrade_steps(version) if version < SCHEMA_VERSION else []:

@@ -122,3 +122,18 @@ def test_demo_catalog_through_the_api(demo_db):
         cat.quick_list_url(skewed)
     with pytest.raises(CatalogError, match=r"SAE 'demo/blocks.0.hook_resid_pre' has no Neuronpedia id in catalog .*so feature 3 has no links"):
         cat.feature_links("demo/blocks.0.hook_resid_pre", 3)
+
+
+def test_engine_answers_pandas_read_sql_with_bound_parameters_and_holds_no_lock(cat, tables, small_db):
+    import sqlalchemy as sa
+
+    query = sa.text("SELECT sae_id, feature, skewness FROM feature_stats WHERE layer = :layer AND skewness > :s "
+                    "ORDER BY sae_id, feature")
+    frame = pd.read_sql(query, cat.engine, params={"layer": 1, "s": 0.5})
+    features, saes = tables["features"], tables["saes"]
+    expected = features.merge(saes[["sae_id", "layer"]], on="sae_id")
+    expected = expected[(expected["layer"] == 1) & (expected["skewness"] > 0.5)].sort_values(["sae_id", "feature"])
+    assert len(frame) == len(expected) > 0
+    np.testing.assert_allclose(frame["skewness"], expected["skewness"], rtol=1e-6)
+    # No pooled connection keeps the file: a writer can open it right after.
+    duckdb.connect(str(small_db)).close()

@@ -80,4 +80,4 @@ def test_a_failing_migration_leaves_the_catalog_as_it_was(tmp_path, monkeypatch)
 
 def test_migrate_a_missing_catalog(tmp_path, capsys):
     assert main(["migrate", "--db", str(tmp_path / "nope.duckdb")]) == 2
-    assert "does not exist; nothing to migrate" in capsys.readouterr().err
+    assert "does not exist, so there is nothing to migrate; pass --db with an existing catalog" in capsys.readouterr().err

@@ -72,3 +72,28 @@ def test_reading_a_missing_catalog_says_how_to_build_one(tmp_path):
 def test_catalog_in_a_missing_folder(tmp_path):
     with pytest.raises(CatalogError, match=r"folder .*no-such-dir does not exist"):
         open_for_write(tmp_path / "no-such-dir" / "c.duckdb")
+
+
+def test_the_schema_and_views_are_applied_once_not_on_every_write_open(tmp_path):
+    import hashlib
+
+    from catalog.connect import writing
+
+    db = tmp_path / "c.duckdb"
+    with writing(db):
+        pass
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+    before = (hashlib.sha256(db.read_bytes()).hexdigest(), db.stat().st_mtime_ns)
+    for _ in range(3):
+        with writing(db):
+            pass
+    # Reopening a current catalog writes nothing: readers' cache keys (the file's mtime) stay valid.
+    assert (hashlib.sha256(db.read_bytes()).hexdigest(), db.stat().st_mtime_ns) == before
+    # Views older than the code's are brought up to date by the next writer.
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE OR REPLACE VIEW catalog_views_version AS SELECT 0 AS views_version")
+    with writing(db) as con:
+        from catalog.schema import current_views_version
+
+        assert con.execute("SELECT views_version FROM catalog_views_version").fetchone()[0] == current_views_version()

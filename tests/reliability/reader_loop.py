@@ -2,8 +2,8 @@
 
     python -m tests.reliability.reader_loop --db PATH --top-k K --stop-file PATH [--max-seconds S]
 
-Each read opens the catalog the way the app does (alternately the app's SQLAlchemy/NullPool
-connection, ``catalog.reading.read_connection``, and a raw ``catalog.connect.open_read_only``), checks
+Each read opens the catalog the way the query layer does (alternately ``catalog.connect.reading``
+and a raw ``catalog.connect.open_read_only`` closed by hand), checks
 in that one snapshot that every SAE and model is complete (``support.partial_writes``), and closes.
 A read *succeeded* at the first try, was *retried* when the lock-retry printed "being updated ...
 retrying" before it got its answer, or *failed* (``CatalogBusyError`` after the bounded retries, or
@@ -19,9 +19,8 @@ import json
 import time
 from pathlib import Path
 
-from catalog.connect import open_read_only
+from catalog.connect import open_read_only, reading
 from catalog.errors import CatalogBusyError
-from catalog.reading import read_connection
 from tests.reliability.support import partial_writes
 
 RETRY_MESSAGE = "is being updated by another process; retrying"
@@ -37,7 +36,7 @@ def raw_connection(db: Path):
 
 
 def one_read(db: Path, top_k: int, use_app_path: bool) -> tuple[list[str], int]:
-    opener = read_connection if use_app_path else raw_connection
+    opener = reading if use_app_path else raw_connection
     with opener(db) as con:
         problems = partial_writes(con, top_k)
         n_saes = con.execute("SELECT count(*) FROM saes").fetchone()[0]
