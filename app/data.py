@@ -14,11 +14,14 @@ import argparse
 import os
 import socket
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from app.ordering import in_block_order
 from catalog.api import Catalog
 from catalog.errors import CatalogError
 from catalog.queries import SavedQuery, saved_queries
@@ -104,8 +107,8 @@ def require_catalog() -> Path:
 
 
 def saes(db: Path) -> pd.DataFrame:
-    """The SAEs with provenance and counts, in layer order."""
-    return query(db, "app_saes").frame
+    """The SAEs with provenance and counts, by model, layer and the hook's place in its block."""
+    return in_block_order(query(db, "app_saes").frame)
 
 
 def models(db: Path) -> pd.DataFrame:
@@ -145,16 +148,36 @@ def quick_list_urls(db: Path, frame: pd.DataFrame) -> list[str]:
     return _quick_lists(str(db), _stamp(db), pairs)
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def neuronpedia_reachable(timeout_s: float = 1.5) -> bool:
-    """Whether neuronpedia.org answers from here: the embed needs it, the link does not."""
-    if os.environ.get(OFFLINE_ENV_VAR, "") not in ("", "0"):
-        return False
+def _probe_neuronpedia(timeout_s: float = 1.5) -> bool:
     try:
         socket.create_connection(("neuronpedia.org", 443), timeout=timeout_s).close()
     except OSError:
         return False
     return True
+
+
+@st.cache_resource(ttl=TTL_S, show_spinner=False)
+def _neuronpedia_probe() -> Future[bool]:
+    # In a thread: offline, name resolution and the connect timeout cost seconds that no page
+    # should wait for. Started by app/main.py on every run (a cached no-op after the first).
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="neuronpedia-probe").submit(_probe_neuronpedia)
+
+
+def start_neuronpedia_probe() -> None:
+    """Begin (once per TTL) the background check of whether Neuronpedia answers from here."""
+    if os.environ.get(OFFLINE_ENV_VAR, "") in ("", "0"):
+        _neuronpedia_probe()
+
+
+def neuronpedia_reachable(wait_s: float = 0.2) -> bool:
+    """Whether neuronpedia.org answered from here (the embed needs it, the link does not); False while the
+    background probe has not finished within ``wait_s``, or with ``LLCAT_OFFLINE=1``."""
+    if os.environ.get(OFFLINE_ENV_VAR, "") not in ("", "0"):
+        return False
+    try:
+        return _neuronpedia_probe().result(timeout=wait_s)
+    except FutureTimeout:
+        return False
 
 
 def clear_caches() -> None:

@@ -20,6 +20,7 @@ if _ROOT not in sys.path:
 import streamlit as st
 
 from app import data
+from app import state
 from app.state import PAGES
 from catalog.errors import CatalogBusyError, CatalogError
 
@@ -66,12 +67,15 @@ def drop_non_finite_numbers() -> None:
             continue
         if bad:
             del st.query_params[key]
+            state.notice(f"The link's {key} **{', '.join(values)}** is not a finite number; it was left out.")
 
 
 def main() -> None:
     st.set_page_config(page_title="Logit-lens feature catalog", page_icon=":material/neurology:", layout="wide")
     navigation = st.navigation(pages())
+    state.reset_notices()
     drop_non_finite_numbers()
+    data.start_neuronpedia_probe()  # in the background, so that no page waits for the network
     db = data.catalog_path()
     if db is not None:
         sidebar(db)

@@ -14,6 +14,10 @@ import plotly.graph_objects as go
 SCORE_CAP = float(-np.log(1e-7))
 PERCENTILES = ["p01", "p05", "p10", "p25", "p50", "p75", "p90", "p95", "p99"]
 _TURBO = px.colors.sample_colorscale("Turbo", [i / (len(PERCENTILES) - 1) for i in range(len(PERCENTILES))])
+# One colour per category (token set, SAE): saturated, distinct hues that read on white, ten of them
+# before any repeats, then 24 more. Streamlit's own plotly theme would otherwise draw categories
+# in shades of blue that are hard to tell apart.
+CATEGORICAL = px.colors.qualitative.D3 + px.colors.qualitative.Dark24
 
 
 def capped(scores: pd.Series) -> pd.Series:
@@ -51,9 +55,9 @@ def percentile_bands(pcts: pd.DataFrame, statistic: str, labels: dict[str, str])
 def layer_boxes(pcts: pd.DataFrame, statistic: str, labels: dict[str, str], log_y: bool = False) -> go.Figure:
     """Box plots by layer from stored percentiles: box 25-75%, line at the median, whiskers 1-99%."""
     rows = _ordered(pcts[pcts["statistic"] == statistic], labels)
-    colors = px.colors.n_colors("rgb(5, 200, 200)", "rgb(200, 10, 10)", max(len(rows), 2), colortype="rgb")
     fig = go.Figure()
-    for color, row in zip(colors, rows.itertuples()):
+    for i, row in enumerate(rows.itertuples()):
+        color = CATEGORICAL[i % len(CATEGORICAL)]
         fig.add_trace(go.Box(x=[row.sae], q1=[row.p25], median=[row.p50], q3=[row.p75], lowerfence=[row.p01],
                              upperfence=[row.p99], name=row.sae, marker_color=color, showlegend=False))
     fig.update_layout(title=f"{statistic.replace('_', ' ')} by layer (whiskers: 1st and 99th percentiles)",
@@ -103,11 +107,10 @@ def moment_histograms(features: pd.DataFrame) -> tuple[go.Figure, go.Figure]:
 def manhattan(scores: pd.DataFrame, top_n: int = 3, label_threshold: float = 1.0) -> go.Figure:
     """Manhattan plot: -ln(1 - d) per feature, one colour per set, the top_n features of each labelled."""
     fig = go.Figure()
-    palette = px.colors.qualitative.Light24
     for i, (name, rows) in enumerate(scores.groupby("set_name", sort=True)):
         y = capped(rows["score"])
         fig.add_trace(go.Scattergl(x=rows["feature"], y=y, mode="markers", name=name,
-                                   marker={"size": 4, "color": palette[i % len(palette)]},
+                                   marker={"size": 5, "color": CATEGORICAL[i % len(CATEGORICAL)]},
                                    hovertemplate="feature %{x}<br>-ln(1-d) %{y:.2f}<extra>" + name + "</extra>"))
         for feature, value in zip(rows.loc[y.nlargest(top_n).index, "feature"], y.nlargest(top_n)):
             if value > label_threshold:
@@ -140,6 +143,7 @@ def top_per_layer(top: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
     """Each set's best features in every SAE: score by layer, points labelled with the feature."""
     rows = _ordered(top, labels)
     fig = px.scatter(rows, x="sae", y=capped(rows["score"]), color="set_name", text="feature",
+                     color_discrete_sequence=CATEGORICAL, category_orders={"sae": list(dict.fromkeys(rows["sae"]))},
                      hover_data=["sae_id", "feature", "d", "direction"], height=420,
                      labels={"y": "-ln(1 - d)", "sae": "SAE", "set_name": "token set"},
                      title="Top features per set across layers")

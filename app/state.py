@@ -27,6 +27,8 @@ PAGES = {
 }
 FEATURE_PAGE = "pages/feature.py"  # relative to app/main.py, as st.switch_page wants it
 ANY = "(any)"
+BIND = "query-params"
+_NOTICES = "_llcat_notices"  # session state: this run's notices, shown under the page title
 
 
 def run_page(render: Callable[[], None]) -> None:
@@ -118,3 +120,84 @@ def present(options: Sequence[str], preferred: Sequence[str], count: int) -> lis
 def optional(value: object) -> object:
     """The '(any)' choice of a select box as None (no filter), other values unchanged."""
     return None if value == ANY else value
+
+
+# -- notices: what a link asked for that the page could not show ---------------------------
+
+def reset_notices() -> None:
+    """Forget the last run's notices (app/main.py, at the start of every run)."""
+    st.session_state[_NOTICES] = []
+
+
+def notice(text: str) -> None:
+    """Queue a warning for ``show_notices``: widgets live in the sidebar, the notice belongs in the page."""
+    st.session_state.setdefault(_NOTICES, []).append(text)
+
+
+def show_notices() -> None:
+    """Show (once) every queued notice as a warning, where the page calls it (under its title)."""
+    for text in st.session_state.get(_NOTICES, []):
+        st.warning(text, icon=":material/swap_horiz:")
+    st.session_state[_NOTICES] = []
+
+
+def _url_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _same(asked: list[str], value: object) -> bool:
+    """Whether the widget shows what the URL asked for (numbers compared as numbers)."""
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value] == list(dict.fromkeys(asked))
+    if value is None:
+        return asked == [""]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return float(asked[0]) == float(value)
+        except ValueError:
+            return False
+    return asked[0] == str(value)
+
+
+def bound(widget: Callable[..., object], label: str, *, key: str, what: str | None = None, hint: str = "",
+          **kwargs: object) -> object:
+    """``widget(label, key=key, bind="query-params", ...)``, noticing when it could not show the URL's value.
+
+    Streamlit drops a URL value that is not valid for the widget (an SAE not in the catalog, a
+    feature out of range, a set that does not exist) and shows the default; this says so. The URL's
+    values are read before the widget is created, since creating it clears an invalid value.
+    """
+    asked = st.query_params.get_all(key)
+    value = widget(label, key=key, bind=BIND, **kwargs)
+    if asked and not _same(asked, value):
+        if isinstance(value, (list, tuple)):
+            shown_values = [_url_text(v) for v in value]
+            missing = [a for a in dict.fromkeys(asked) if a not in shown_values] or asked
+            shown = ", ".join(shown_values)
+        else:
+            missing, shown = asked, _url_text(value)
+        notice(f"The link asked for {what or label} **{', '.join(missing)}**, which is not available here"
+               f"{f' ({hint})' if hint else ''}; showing **{shown or 'none'}** instead.")
+    return value
+
+
+# -- how tables show numbers and missing values -------------------------------------------
+
+MISSING = "—"  # a value the catalog does not have (no sparsity file, no Neuronpedia id, ...)
+# Probabilities span hundreds of orders of magnitude: fixed-point formats clip them to "0.000000".
+_SCIENTIFIC = ("p_value", "p_null", "q_value", "set_q_value")
+_FIXED = {"d": "%.4f", "set_d": "%.4f", "score": "%.2f", "set_score": "%.2f", "cosine": "%.3f"}
+
+
+def number_formats(frame: pd.DataFrame, **labels: str) -> dict[str, st.column_config.NumberColumn]:
+    """Column config for the numeric columns of ``frame`` the app knows: p and q values in scientific
+    notation, scores and d with fixed decimals; ``labels`` renames columns (e.g. score="-ln(1-d)")."""
+    config = {}
+    for column in frame.columns:
+        if column in _SCIENTIFIC:
+            config[column] = st.column_config.NumberColumn(labels.get(column, column), format="%.2e")
+        elif column in _FIXED:
+            config[column] = st.column_config.NumberColumn(labels.get(column, column), format=_FIXED[column])
+    return config

@@ -19,14 +19,16 @@ TABLE_ROWS = 200
 RANGES = [("skewness", "Skewness"), ("kurtosis", "Kurtosis"), ("std", "Std"), ("log10_density", "log10 density")]
 DIRECTIONS = {"either": None, "promoted": 1, "suppressed": -1}
 ORDERS = ["skewness", "kurtosis", "std", "log10_density", "set_score", "feature"]
-_BIND = "query-params"
 
 
 def range_inputs(name: str, label: str) -> dict[str, float | None]:
     """Two optional bounds; empty means unbounded."""
     low, high = st.columns(2)
-    return {f"min_{name}": low.number_input(f"{label} ≥", value=None, key=f"min_{name}", bind=_BIND, format="%g"),
-            f"max_{name}": high.number_input(f"{label} ≤", value=None, key=f"max_{name}", bind=_BIND, format="%g")}
+    with low:
+        least = state.bound(st.number_input, f"{label} ≥", value=None, key=f"min_{name}", format="%g")
+    with high:
+        most = state.bound(st.number_input, f"{label} ≤", value=None, key=f"max_{name}", format="%g")
+    return {f"min_{name}": least, f"max_{name}": most}
 
 
 def filters(saes: pd.DataFrame, set_names: list[str]) -> dict[str, object]:
@@ -35,22 +37,26 @@ def filters(saes: pd.DataFrame, set_names: list[str]) -> dict[str, object]:
     sae_options = [ANY] + list(saes["sae_id"])
     # Small catalogs start with every SAE; big ones with the first, so the plots show all its features.
     default = 0 if saes["n_features"].sum() <= LIMIT else 1
-    sae = st.selectbox("SAE", sae_options, index=default, key="sae", bind=_BIND)
-    layer = st.selectbox("Layer", [ANY] + [str(v) for v in sorted(set(saes["layer"]))], key="layer", bind=_BIND)
+    sae = state.bound(st.selectbox, "SAE", options=sae_options, index=default, key="sae", what="SAE")
+    layers = [ANY] + [str(v) for v in sorted(set(saes["layer"]))]
+    layer = state.bound(st.selectbox, "Layer", options=layers, key="layer",
+                        what="layer",
+                        hint=f"the catalog's layers: {', '.join(layers[1:])}")
     params: dict[str, object] = {"sae": state.optional(sae), "layer": None if layer == ANY else int(layer)}
     for name, label in RANGES:
         params |= range_inputs(name, label)
-    params["dead"] = st.radio("Dead features (log10 density < -9)", ["any", "exclude", "only"], key="dead",
-                              bind=_BIND, horizontal=True)
-    token_set = state.optional(st.selectbox("Enriched for token set", [ANY] + set_names, key="set", bind=_BIND))
+    params["dead"] = state.bound(st.radio, "Dead features (log10 density < -9)", options=["any", "exclude", "only"],
+                                 key="dead", horizontal=True, what="dead features")
+    token_set = state.optional(state.bound(st.selectbox, "Enriched for token set", options=[ANY] + set_names,
+                                           key="set", what="token set"))
     params["token_set"] = token_set
-    params["min_score"] = st.number_input("… with -ln(1 - d) ≥", value=None, min_value=0.0, key="min_score",
-                                          bind=_BIND, disabled=token_set is None, format="%g",
-                                          help="2.3 is d = 0.9; 4.6 is d = 0.99")
-    direction = st.radio("… among tokens", list(DIRECTIONS), key="direction", bind=_BIND, horizontal=True,
-                         disabled=token_set is None)
+    params["min_score"] = state.bound(st.number_input, "… with -ln(1 - d) ≥", value=None, min_value=0.0,
+                                      key="min_score", disabled=token_set is None, format="%g",
+                                      help="2.3 is d = 0.9; 4.6 is d = 0.99", what="minimum score")
+    direction = state.bound(st.radio, "… among tokens", options=list(DIRECTIONS), key="direction", horizontal=True,
+                            disabled=token_set is None, what="direction")
     params["set_direction"] = DIRECTIONS[direction] if token_set else None
-    params["order_by"] = st.selectbox("Order by", ORDERS, key="order", bind=_BIND)
+    params["order_by"] = state.bound(st.selectbox, "Order by", options=ORDERS, key="order", what="order")
     if token_set is None:
         params["min_score"] = None
     return params
@@ -78,7 +84,7 @@ def table(frame: pd.DataFrame, with_set: bool) -> pd.DataFrame:
     st.caption("Select a row to open its feature here, or follow its 'open' link to a new tab.")
     st.dataframe(state.with_open_links(rows), hide_index=True, key="results", on_select="rerun",
                  selection_mode="single-row",
-                 column_config={"open": state.link_column(),
+                 column_config={**state.number_formats(rows), "open": state.link_column(),
                                 "neuronpedia_url": st.column_config.LinkColumn("Neuronpedia")})
     state.remember_rows("results", rows)  # the next run maps a selected row back to its feature
     return rows
@@ -106,6 +112,7 @@ def render() -> None:
     with st.sidebar:
         params = filters(saes, data.set_names(db))
     st.title("Explore features")
+    state.show_notices()
     with st.spinner("Filtering…"):
         result = data.query(db, "app_feature_filter", limit=LIMIT, with_tokens=TABLE_ROWS, **params)
     frame = result.frame

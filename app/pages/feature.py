@@ -17,17 +17,17 @@ from catalog import neuronpedia
 MOST_ENRICHED = "(most enriched)"
 NEIGHBOURS = 10
 ACROSS_AUTO = 100_000  # features in the model up to which neighbours across layers load by themselves
-_BIND = "query-params"
 
 
 def pick(saes: pd.DataFrame, set_names: list[str]) -> tuple[str, int, str]:
-    """The sidebar's SAE, feature and colouring set, bound to the URL."""
-    sae = st.selectbox("SAE", list(saes["sae_id"]), key="sae", bind=_BIND)
+    """The sidebar's SAE, feature and colouring set, bound to the URL (a value it cannot show is noticed)."""
+    sae = state.bound(st.selectbox, "SAE", options=list(saes["sae_id"]), key="sae", what="SAE")
     d_sae = int(saes.loc[saes["sae_id"] == sae, "d_sae"].iloc[0])
-    feature = st.number_input(f"Feature (0 to {d_sae - 1})", min_value=0, max_value=d_sae - 1, step=1,
-                              key="feature", bind=_BIND)
-    colour_by = st.selectbox("Colour the histogram by token set", [MOST_ENRICHED] + set_names, key="colour",
-                             bind=_BIND)
+    feature = state.bound(st.number_input, f"Feature (0 to {d_sae - 1})", min_value=0, max_value=d_sae - 1,
+                          step=1, key="feature", what="feature",
+                          hint=f"{sae} has features 0 to {d_sae - 1}")
+    colour_by = state.bound(st.selectbox, "Colour the histogram by token set",
+                            options=[MOST_ENRICHED] + set_names, key="colour", what="token set")
     return sae, int(feature), colour_by
 
 
@@ -38,16 +38,21 @@ def tokens_table(tokens: object, values: object) -> pd.DataFrame:
 
 
 def moments(card: pd.Series) -> None:
-    cols = st.columns(6)
-    cols[0].metric("Std", f"{card['std']:.4f}")
-    cols[1].metric("Skewness", f"{card['skewness']:.3f}")
-    cols[2].metric("Kurtosis", f"{card['kurtosis']:.2f}")
+    """Two rows of short metrics (one value each, so that none is cut off in a narrow column)."""
+    raw, cosine = st.columns(4), st.columns(4)
+    raw[0].metric("Std", f"{card['std']:.4f}")
+    raw[1].metric("Skewness", f"{card['skewness']:.3f}")
+    raw[2].metric("Kurtosis", f"{card['kurtosis']:.2f}")
     density = card["log10_density"]
     no_density = density is None or (isinstance(density, float) and math.isnan(density))
-    cols[3].metric("log10 density", "n/a" if no_density else f"{density:.2f}",
-                   help="no sparsity file for this SAE" if no_density else "log10 of the firing frequency")
-    cols[4].metric("Dead", "n/a" if no_density else ("yes" if card["is_dead"] else "no"))
-    cols[5].metric("Cosine skew / kurt", f"{card['cos_skewness']:.2f} / {card['cos_kurtosis']:.1f}")
+    raw[3].metric("log10 density", state.MISSING if no_density else f"{density:.2f}",
+                  help="no sparsity file for this SAE" if no_density else "log10 of the firing frequency")
+    cosine_help = "moments of the cosines of W_dec[f] with each token's unembedding"
+    cosine[0].metric("Cosine std", f"{card['cos_std']:.4f}", help=cosine_help)
+    cosine[1].metric("Cosine skewness", f"{card['cos_skewness']:.3f}", help=cosine_help)
+    cosine[2].metric("Cosine kurtosis", f"{card['cos_kurtosis']:.2f}", help=cosine_help)
+    cosine[3].metric("Dead", state.MISSING if no_density else ("yes" if card["is_dead"] else "no"),
+                     help="log10 density below -9" if not no_density else "no sparsity file for this SAE")
 
 
 def tokens(card: pd.Series) -> None:
@@ -76,7 +81,7 @@ def enrichment(enriched: pd.DataFrame) -> None:
     left, right = st.columns([2, 3])
     left.plotly_chart(plots.enrichment_bars(enriched), key="enrichment_bars")
     right.dataframe(enriched, hide_index=True, key="enrichment_table", height=460,
-                    column_config={"score": st.column_config.NumberColumn("-ln(1-d)", format="%.2f")})
+                    column_config=state.number_formats(enriched, score="-ln(1-d)"))
 
 
 def neighbours(db: Path, saes: pd.DataFrame, sae: str, feature: int) -> None:
@@ -94,8 +99,8 @@ def neighbours(db: Path, saes: pd.DataFrame, sae: str, feature: int) -> None:
     for column, (scope, title) in zip(st.columns(2), scopes):
         found = data.query(db, "decoder_neighbours", sae=sae, feature=feature, scope=scope, limit=NEIGHBOURS).frame
         column.markdown(f"**{title}**")
-        column.dataframe(state.with_open_links(found), hide_index=True, key=f"neighbours_{scope}",
-                         column_config=config)
+        column.dataframe(state.with_open_links(found), hide_index=True,
+                         key=f"neighbours_{scope}", column_config={**state.number_formats(found), **config})
 
 
 def neuronpedia_view(neuronpedia_id: str | None, feature: int) -> None:
@@ -120,6 +125,7 @@ def render() -> None:
         sae, feature, colour_by = pick(saes, data.set_names(db))
     card = data.feature_card(db, sae, feature)
     st.title(f"Feature {feature}")
+    state.show_notices()
     st.caption(f"SAE `{sae}` · layer {card['layer']} · hook `{card['hook_name']}` · model `{card['model_name']}`")
     moments(card)
     tokens(card)

@@ -54,9 +54,10 @@ def render() -> None:
     st.header("Logit weight statistics across layers")
     names = sorted(models["model_name"])
     with st.sidebar:
-        model = st.selectbox("Model", names, key="model", bind="query-params")
-        variant = st.radio("Moments of", list(VARIANTS), key="variant", bind="query-params",
-                           help="raw logit weights W_dec·W_U, or cosines with each token's unembedding")
+        model = state.bound(st.selectbox, "Model", options=names, key="model", what="model")
+        variant = state.bound(st.radio, "Moments of", options=list(VARIANTS), key="variant", what="moments of",
+                              help="raw logit weights W_dec·W_U, or cosines with each token's unembedding")
+    state.show_notices()
     by_layer(db, model, saes, variant)
 
 

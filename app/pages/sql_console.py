@@ -2,7 +2,8 @@
 
 Saved query values are bound parameters (``catalog.queries``); the console runs one read-only
 SELECT on the catalog's locked-down sandbox connection (``catalog.sandbox``).
-Deep link: ``/sql?query=high_skew_features&p_layer=8`` or ``/sql?query=(console)&sql=SELECT+...``.
+Deep link: ``/sql?query=high_skew_features&p_layer=8`` or ``/sql?mode=Console&sql=SELECT+...`` (the older
+``/sql?query=(console)&sql=...`` still opens the console).
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from app import data, state
 from catalog.query_params import Param
 from catalog.result import MAX_LIMIT
 
-CONSOLE = "(console)"
+MODES = ["Saved query", "Console"]
+LEGACY_CONSOLE = "(console)"  # the console's entry in the old query menu; old links still open the console
 DEFAULT_QUERY = "saes"  # every catalog has rows for it
 NULL = "(NULL)"
 MAX_ROWS = 10_000
 EXAMPLE = "SELECT layer, count(*) AS features, avg(skewness) AS mean_skewness\nFROM feature_stats GROUP BY layer ORDER BY layer"
-_BIND = "query-params"
 
 
 def catalog_values(db: Path, kind: str) -> list[str] | None:
@@ -48,25 +49,39 @@ def param_input(db: Path, param: Param) -> object:
         options = ([] if param.required else [NULL]) + options
         shown = str(default).lower() if isinstance(default, bool) else str(default)
         index = options.index(shown) if default is not None and shown in options else 0
-        value = st.selectbox(label, options, index=index, key=key, bind=_BIND, help=param.description)
+        value = state.bound(st.selectbox, label, options=options, index=index, key=key, help=param.description,
+                            what=param.name, hint=_choices_hint(options))
         return None if value == NULL else value
     if param.kind in ("INTEGER", "FEATURE"):
         top = MAX_LIMIT if param.name == "limit" else None
-        return st.number_input(label, value=default, step=1, min_value=1 if param.name == "limit" else None,
-                               max_value=top, key=key, bind=_BIND, help=param.description)
+        return state.bound(st.number_input, label, value=default, step=1,
+                           min_value=1 if param.name == "limit" else None, max_value=top, key=key,
+                           help=param.description, what=param.name)
     if param.kind == "DOUBLE":
-        return st.number_input(label, value=default, key=key, bind=_BIND, format="%g", help=param.description)
-    text = st.text_input(label, value="" if default is None else str(default), key=key, bind=_BIND,
+        return state.bound(st.number_input, label, value=default, key=key, format="%g", help=param.description,
+                           what=param.name)
+    text = st.text_input(label, value="" if default is None else str(default), key=key, bind=state.BIND,
                          help=param.description + " (spaces count: ' Paris' is not 'Paris')")
     return None if text == "" and not param.required else text
 
 
-def saved(db: Path, name: str) -> None:
-    query = data.queries_menu()[name]
-    st.markdown(query.description)
+def _choices_hint(options: list[str], shown: int = 8) -> str:
+    listed = ", ".join(o for o in options[:shown] if o != NULL)
+    return f"choices: {listed}{', …' if len(options) > shown else ''}"
+
+
+def saved(db: Path) -> None:
+    """The saved query chosen in the sidebar, with its parameters there too."""
+    names = sorted(data.queries_menu())
     with st.sidebar:
+        name = state.bound(st.selectbox, "Saved query", options=names,
+                           index=names.index(DEFAULT_QUERY) if DEFAULT_QUERY in names else 0, key="query",
+                           what="saved query")
+        query = data.queries_menu()[name]
         st.subheader("Parameters")
         values = {param.name: param_input(db, param) for param in query.params}
+    state.show_notices()
+    st.markdown(query.description)
     missing = [name for name, value in values.items() if value is None and query.param(name).required]
     with st.expander("SQL"):
         st.code(query.text, language="sql")
@@ -80,7 +95,7 @@ def saved(db: Path, name: str) -> None:
 def console(db: Path) -> None:
     st.markdown("One read-only `SELECT` on the catalog: no files, no extensions, at most "
                 f"{MAX_ROWS:,} rows, stopped after 30 s. Tables and views: see `sql/schema.sql` and `sql/views.sql`.")
-    statement = st.text_area("SQL", value=EXAMPLE, height=160, key="sql", bind=_BIND)
+    statement = st.text_area("SQL", value=EXAMPLE, height=160, key="sql", bind=state.BIND)
     if statement.strip():
         show(data.console(db, statement, MAX_ROWS), "console")
 
@@ -91,7 +106,7 @@ def show(result, name: str) -> None:
     st.caption(f"{len(frame):,} rows in {result.seconds * 1000:.0f} ms")
     if result.truncated:
         st.warning(result.notice())
-    st.dataframe(frame, hide_index=True, key="result_table")
+    st.dataframe(frame, hide_index=True, key="result_table", column_config=state.number_formats(frame))
     st.download_button("Download CSV", frame.to_csv(index=False).encode(), file_name=f"{name}.csv",
                        mime="text/csv", key="download")
 
@@ -99,14 +114,14 @@ def show(result, name: str) -> None:
 def render() -> None:
     db = data.require_catalog()
     st.title("SQL")
-    names = [CONSOLE] + sorted(data.queries_menu())
-    with st.sidebar:
-        name = st.selectbox("Saved query", names, index=names.index(DEFAULT_QUERY) if DEFAULT_QUERY in names else 0,
-                            key="query", bind=_BIND)
-    if name == CONSOLE:
+    legacy = st.query_params.get("query") == LEGACY_CONSOLE
+    mode = state.bound(st.segmented_control, "Run", options=MODES, default=MODES[1] if legacy else MODES[0],
+                       required=True, key="mode", what="mode")
+    if mode == "Console":
+        state.show_notices()
         console(db)
     else:
-        saved(db, name)
+        saved(db)
 
 
 if __name__ == "__main__":

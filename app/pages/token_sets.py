@@ -14,18 +14,19 @@ from app import data, state
 from app.state import ANY
 
 PROMOTERS = 20
-_BIND = "query-params"
 
 
 def library(db: Path, sets: pd.DataFrame) -> None:
     """The sets of one family (or all), and the members of one set."""
     st.header("Library")
-    family = st.selectbox("Family", [ANY] + sorted(set(sets["family"])), key="family", bind=_BIND)
+    family = state.bound(st.selectbox, "Family", options=[ANY] + sorted(set(sets["family"])), key="family",
+                         what="token set family")
     shown = sets if family == ANY else sets[sets["family"] == family]
     st.dataframe(shown[["name", "family", "size", "model_name", "definition", "n_dropped_words"]],
                  hide_index=True, key="sets_table")
     names = sorted(set(shown["name"]))
-    name = st.selectbox("Members of", names, index=state.index_of(names, ["colors"]), key="set", bind=_BIND)
+    name = state.bound(st.selectbox, "Members of", options=names, index=state.index_of(names, ["colors"]), key="set",
+                       what="token set", hint="" if family == ANY else f"the {family} family has no such set")
     chosen = shown[shown["name"] == name]
     for row in chosen.itertuples():
         members = data.query(db, "app_set_members", token_set=name, model=row.model_name).frame
@@ -40,7 +41,7 @@ def token_search(db: Path) -> None:
     """Which sets a token is in, and which features promote it most."""
     st.header("Token search")
     text = st.text_input("Token text (case and surrounding spaces are ignored when matching)", key="token",
-                         bind=_BIND, placeholder="e.g. Paris")
+                         bind=state.BIND, placeholder="e.g. Paris")
     if not text.strip():
         st.info("Type a token to see its sets and the features that promote it most.")
         return
@@ -65,11 +66,14 @@ def token_search(db: Path) -> None:
 def render() -> None:
     db = data.require_catalog()
     st.title("Token sets")
+    notices = st.container()  # filled once the widgets below have compared the link with what they show
     left, right = st.columns([3, 2])
     with left:
         library(db, data.token_sets(db))
     with right:
         token_search(db)
+    with notices:
+        state.show_notices()
 
 
 if __name__ == "__main__":

@@ -10,5 +10,11 @@ FROM sae_summary AS ss
 JOIN saes AS s ON s.sae_id = ss.sae_id
 LEFT JOIN runs AS r ON r.run_id = s.run_id
 WHERE :model IS NULL OR ss.model_name = :model
-ORDER BY ss.model_name, ss.layer, ss.sae_id
+-- Within a layer, hooks in the order the residual stream meets them (app/ordering.py: same rule).
+ORDER BY ss.model_name, ss.layer,
+         CASE WHEN ss.hook_name LIKE '%hook_resid_pre%' THEN 0 WHEN ss.hook_name LIKE '%ln1%' THEN 1
+              WHEN ss.hook_name LIKE '%attn%' THEN 2 WHEN ss.hook_name LIKE '%hook_resid_mid%' THEN 3
+              WHEN ss.hook_name LIKE '%ln2%' THEN 4 WHEN ss.hook_name LIKE '%mlp%' THEN 5
+              WHEN ss.hook_name LIKE '%hook_resid_post%' THEN 6 ELSE 7 END,
+         ss.sae_id
 LIMIT :limit

@@ -36,7 +36,7 @@ def test_every_app_query_parses_and_runs_with_its_defaults(demo_db):
 def test_app_saes_and_models_count_what_the_tables_hold(demo_db, tables):
     saes = run_query(demo_db, "app_saes").frame
     features = tables("SELECT * FROM features")
-    assert list(saes["sae_id"]) == [SAE0, SAE1_POST, SAE1]  # layer order, then id
+    assert list(saes["sae_id"]) == [SAE0, SAE1, SAE1_POST]  # layer order, then resid_pre before resid_post
     assert dict(zip(saes["sae_id"], saes["n_features"])) == features.groupby("sae_id").size().to_dict()
     assert dict(zip(saes["sae_id"], saes["n_dead"])) == features.groupby("sae_id")["is_dead"].sum().astype(int).to_dict()
     assert saes["run_id"].notna().all() and saes["source"].notna().all()

@@ -15,7 +15,7 @@ def test_counts_and_provenance_tables(run_page, tables):
     assert metrics == {"Models": "1", "SAEs": "3", "Features": f"{len(tables('SELECT * FROM features')):,}",
                        "Token sets": str(len(tables("SELECT * FROM token_sets")))}
     saes = frame_with(at, "sae_id", "run_id", "weights_fingerprint")
-    assert list(saes["sae_id"]) == [SAE0, SAE1_POST, SAE1]
+    assert list(saes["sae_id"]) == [SAE0, SAE1, SAE1_POST]
     models = frame_with(at, "model_name", "processing", "fingerprint")
     assert list(models["model_name"]) == ["demo-gpt2-d64"] and models.loc[0, "d_vocab"] == 50257
 
@@ -27,14 +27,14 @@ def test_by_layer_plots_match_percentiles_of_the_features_table(run_page, tables
     at.radio(key="variant").set_value(variant).run()
     no_exception(at)
     features = tables("SELECT * FROM features")
-    order = [SAE0, SAE1_POST, SAE1]
+    order = [SAE0, SAE1, SAE1_POST]
     for key, column in (("skew_bands", skew), ("kurt_bands", kurt)):
         bands = figure(at, key)["data"]
         assert [trace["name"] for trace in bands] == ["1%", "5%", "10%", "25%", "50%", "75%", "90%", "95%", "99%"]
         median = [features.loc[features.sae_id == s, column].quantile(0.5) for s in order]
         np.testing.assert_allclose(bands[4]["y"], median, rtol=1e-9)
     boxes = figure(at, "skew_boxes")["data"]
-    assert [b["x"][0] for b in boxes] == ["L0", "L1 resid_post", "L1 resid_pre"]
+    assert [b["x"][0] for b in boxes] == ["L0", "L1 resid_pre", "L1 resid_post"]
     for box, sae_id in zip(boxes, order):
         values = features.loc[features.sae_id == sae_id, skew]
         np.testing.assert_allclose([box["q1"][0], box["q3"][0], box["lowerfence"][0], box["upperfence"][0]],
@@ -46,7 +46,7 @@ def test_layer_scatter_is_animated_over_every_sae_without_dead_features(run_page
     at = run_page("overview")
     no_exception(at)
     scatter = figure(at, "layer_scatter")
-    assert [frame["name"] for frame in scatter["frames"]] == ["L0", "L1 resid_post", "L1 resid_pre"]
+    assert [frame["name"] for frame in scatter["frames"]] == ["L0", "L1 resid_pre", "L1 resid_post"]
     features = tables("SELECT * FROM features")
     live = features[~features["is_dead"].fillna(False).astype(bool)]
     # The demo's SAEs are smaller than the sample, so every live feature is drawn, dead ones are not.
