@@ -13,7 +13,13 @@ import pytest
 
 from catalog.bench_catalog import BenchShape, build_bench_catalog
 from catalog.errors import CatalogError
-from catalog.export import export_format, export_frame, export_neuronpedia, export_query, export_table
+from catalog.export import (
+    export_format,
+    export_frame,
+    export_neuronpedia,
+    export_query,
+    export_table,
+)
 from catalog.queries import run_query
 
 SMALL = BenchShape(n_layers=2, d_sae=40, d_model=8, d_vocab=7000, n_sets=60)

@@ -52,19 +52,19 @@ def test_readers_never_see_part_of_an_sae_and_the_writer_never_fails(seeded_cata
     finally:
         stop_file.touch()
         reader_out, reader_err = reader.communicate(timeout=120)
-    report = json.loads(reader_out.strip().splitlines()[-1])
+    reads = json.loads(reader_out.strip().splitlines()[-1])
     writer_waits = writer_err.count("is being updated by another process; retrying")
-    summary = (f"concurrent reads: {report['reads']} reads, {report['succeeded']} succeeded at once, "
-               f"{report['retried']} succeeded after retrying ({report['retry_messages']} retries), "
-               f"{report['failed']} failed; slowest read {report['slowest_read_s']} s; SAE counts seen in order "
-               f"{report['sae_counts_seen']}; the writer waited for readers {writer_waits} times")
+    summary = (f"concurrent reads: {reads['reads']} reads, {reads['succeeded']} succeeded at once, "
+               f"{reads['retried']} succeeded after retrying ({reads['retry_messages']} retries), "
+               f"{reads['failed']} failed; slowest read {reads['slowest_read_s']} s; SAE counts seen in order "
+               f"{reads['sae_counts_seen']}; the writer waited for readers {writer_waits} times")
     report(summary)
     assert writer.returncode == 0, f"writer failed: {writer_err[-3000:]}\n{summary}"
     assert f"{len(folders) - 1} SAEs written" in writer_out, writer_out
-    assert report["failed"] == 0 and report["errors"] == [], f"{summary}\n{report['errors']}\n{reader_err[-2000:]}"
-    assert report["partial"] == [], f"a reader saw a partly written SAE: {report['partial']}\n{summary}"
-    assert report["reads"] >= 20, summary
-    seen = report["sae_counts_seen"]
+    assert reads["failed"] == 0 and reads["errors"] == [], f"{summary}\n{reads['errors']}\n{reader_err[-2000:]}"
+    assert reads["partial"] == [], f"a reader saw a partly written SAE: {reads['partial']}\n{summary}"
+    assert reads["reads"] >= 20, summary
+    seen = reads["sae_counts_seen"]
     assert seen == sorted(seen) and seen[0] >= 1 and seen[-1] == len(folders), f"SAE counts must only grow: {summary}"
     assert len(seen) >= 2, f"the reader never read while the writer was adding SAEs: {summary}"
     assert present_saes(db, TOP_K) == {folder.sae_id for folder in folders}
