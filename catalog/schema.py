@@ -21,7 +21,7 @@ from catalog.paths import MIGRATIONS_DIR, SCHEMA_FILE, VIEWS_FILE
 
 _VERSION_LINE = re.compile(r"^--\s*schema_version:\s*(\d+)\s*$", re.MULTILINE)
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
-_CREATE_VIEW = re.compile(r"\bCREATE\s+OR\s+REPLACE\s+VIEW\b", re.IGNORECASE)
+_CREATE_VIEW = re.compile(r"\bCREATE\s+OR\s+REPLACE\s+(VIEW|MACRO)\b", re.IGNORECASE)
 _VIEWS_VERSION = re.compile(r"SELECT\s+(\d+)\s+AS\s+views_version", re.IGNORECASE)
 
 
@@ -60,8 +60,8 @@ def views_script() -> str:
 
 @cache
 def temp_views_script() -> str:
-    """``sql/views.sql`` with every view made TEMP, for read-only connections."""
-    return _CREATE_VIEW.sub("CREATE OR REPLACE TEMP VIEW", views_script())
+    """``sql/views.sql`` with every view and macro made TEMP, for read-only connections."""
+    return _CREATE_VIEW.sub(r"CREATE OR REPLACE TEMP \1", views_script())
 
 
 @cache

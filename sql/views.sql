@@ -1,17 +1,20 @@
 -- Views over the catalog's tables: the joins people always write, written once.
 --
--- Applied by catalog.schema.apply_schema on every read-write open (inside its transaction, so every
--- statement here must also work on an empty catalog). A read-only connection of the query layer
--- whose catalog was written by older code re-creates them as TEMP views (catalog/reading.py), so
--- saved queries always see the current definitions. Views hold no data. Every statement starts
--- `CREATE OR REPLACE VIEW`.
---
--- Neuronpedia URLs follow DESIGN.md §7: https://neuronpedia.org/{model}/{source}/{index}, where
--- saes.neuronpedia_id is '{model}/{source}'; NULL when the SAE has no Neuronpedia id.
+-- Applied by catalog.schema.apply_schema when a catalog is created or migrated, or holds views older
+-- than these (inside its transaction, so every statement here must also work on an empty catalog).
+-- A read-only connection whose catalog was written by older code re-creates them as TEMP views and
+-- macros (catalog.schema.install_views), so saved queries always see the current definitions.
+-- Views hold no data. Every statement starts `CREATE OR REPLACE VIEW` or `CREATE OR REPLACE MACRO`.
 
--- Bump views_version whenever a view here changes: a reader whose catalog holds an older version
--- (or none) re-creates every view as TEMP for its connection; a current catalog's views are used as stored.
-CREATE OR REPLACE VIEW catalog_views_version AS SELECT 1 AS views_version;
+-- Bump views_version whenever a view or macro here changes: a writer then replaces them, and a reader
+-- whose catalog holds an older version (or none) re-creates every one as TEMP for its connection.
+CREATE OR REPLACE VIEW catalog_views_version AS SELECT 2 AS views_version;
+
+-- A feature's Neuronpedia page (docs/architecture.md, "Neuronpedia"): https://neuronpedia.org/{model}/{source}/{index},
+-- where saes.neuronpedia_id is '{model}/{source}'; NULL when the SAE has no Neuronpedia id.
+-- The one place a URL is built in SQL; catalog.neuronpedia builds the same in Python (a test checks).
+CREATE OR REPLACE MACRO neuronpedia_url(neuronpedia_id, feature) AS
+    'https://neuronpedia.org/' || neuronpedia_id || '/' || CAST(feature AS VARCHAR);
 
 -- One row per SAE: where it sits, its Neuronpedia id, and how many of its features are dead.
 CREATE OR REPLACE VIEW sae_summary AS
@@ -29,7 +32,7 @@ GROUP BY ALL;
 CREATE OR REPLACE VIEW feature_stats AS
 SELECT s.sae_id, s.release, s.model_name, s.hook_name, s.layer, f.feature,
        s.neuronpedia_id,
-       'https://neuronpedia.org/' || s.neuronpedia_id || '/' || f.feature AS neuronpedia_url,
+       neuronpedia_url(s.neuronpedia_id, f.feature) AS neuronpedia_url,
        f.log10_density, f.is_dead, f.decoder_norm,
        f.mean, f.std, f.skewness, f.kurtosis,
        f.cos_mean, f.cos_std, f.cos_skewness, f.cos_kurtosis

@@ -26,7 +26,7 @@ WITH pair AS (
 )
 SELECT sc.sae_id, s.layer, sc.feature, sc.d_a, sc.direction_a, sc.score_a, sc.d_b, sc.direction_b, sc.score_b,
        sc.score_a - sc.score_b AS score_difference,
-       'https://neuronpedia.org/' || s.neuronpedia_id || '/' || sc.feature AS neuronpedia_url
+       neuronpedia_url(s.neuronpedia_id, sc.feature) AS neuronpedia_url
 FROM scored AS sc
 JOIN saes AS s ON s.sae_id = sc.sae_id
 ORDER BY score_difference DESC, sc.sae_id, sc.feature

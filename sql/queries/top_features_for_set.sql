@@ -19,7 +19,7 @@ WITH picked AS (
 )
 SELECT p.sae_id, s.layer, p.feature, ts.name AS set_name, p.d, -ln(1 - p.d::DOUBLE) AS score,
        p.direction, p.q_value,
-       'https://neuronpedia.org/' || s.neuronpedia_id || '/' || p.feature AS neuronpedia_url
+       neuronpedia_url(s.neuronpedia_id, p.feature) AS neuronpedia_url
 FROM picked AS p
 JOIN saes AS s ON s.sae_id = p.sae_id
 JOIN token_sets AS ts ON ts.set_id = p.set_id
