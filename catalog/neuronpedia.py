@@ -1,4 +1,4 @@
-"""Links to Neuronpedia (DESIGN.md §7): feature pages, embeds, and quick lists.
+"""Links to Neuronpedia (docs/architecture.md, "Neuronpedia"): feature pages, embeds, and quick lists.
 
 A catalog SAE's ``neuronpedia_id`` is ``'{model}/{source}'`` (e.g. ``'gpt2-small/8-res-jb'``), so
 

@@ -3,7 +3,8 @@
 --
 -- Applied idempotently by catalog.schema.apply_schema (every statement is IF NOT EXISTS) and recorded
 -- in schema_migrations. This file is always the latest full schema, for new catalogs; a catalog of an
--- older version is upgraded in place by sql/migrations/NNN_*.sql (NNN = the version it brings it to). Table and column names are the public contract of DESIGN.md §5: add columns
+-- older version is upgraded in place by sql/migrations/NNN_*.sql (NNN = the version it brings it to).
+-- Table and column names are the public contract (docs/architecture.md, "Tables"): add columns
 -- freely, rename nothing without a migration.
 --
 -- Vectors (`unembed.vec`, `decoder.vec`) are FLOAT[] lists rather than fixed-size FLOAT[d_model]
@@ -16,7 +17,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
 );
 
--- One row per ingest run: what produced the rows (DESIGN.md "every output records the version and config").
+-- One row per ingest run: what produced the rows (every output records the version and config).
 CREATE TABLE IF NOT EXISTS runs (
     run_id           VARCHAR PRIMARY KEY,
     started_at       TIMESTAMP NOT NULL,

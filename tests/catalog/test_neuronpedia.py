@@ -1,4 +1,4 @@
-"""Neuronpedia links, character for character against DESIGN.md §7 and the notebook's output."""
+"""Neuronpedia links, character for character against docs/architecture.md ("Neuronpedia") and the notebook's output."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SQL console: reads work, and nothing else does (DESIGN.md §6)."""
+"""The SQL console: reads work, and nothing else does (docs/architecture.md, "Concurrency and safety")."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 -- schema_version: 1
 --
 -- Applied idempotently by catalog.schema.apply_schema (every statement is IF NOT EXISTS) and recorded
--- in schema_migrations. Table and column names are the public contract of DESIGN.md §5: add columns
+-- in schema_migrations. Table and column names are the public contract (docs/architecture.md): add columns
 -- freely, rename nothing without a migration.
 --
 -- Vectors (`unembed.vec`, `decoder.vec`) are FLOAT[] lists rather than fixed-size FLOAT[d_model]
@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at  TIMESTAMP NOT NULL DEFAULT current_timestamp
 );
 
--- One row per ingest run: what produced the rows (DESIGN.md "every output records the version and config").
+-- One row per ingest run: what produced the rows (every output records the version and config).
 CREATE TABLE IF NOT EXISTS runs (
     run_id           VARCHAR PRIMARY KEY,
     started_at       TIMESTAMP NOT NULL,
