@@ -4,9 +4,9 @@
     llcat run high_skew_features --param layer=8 --param min_skewness=3
     llcat sql "SELECT layer, count(*) FROM feature_stats GROUP BY layer"
     llcat quicklist high_skew_features --param layer=8 --list-name "layer 8 skewed"
-    llcat export --query top_features_for_set --param token_set=boys_names --to boys.parquet
+    llcat export top_features_for_set --param token_set=boys_names --to boys.parquet
     llcat export --table features --to features.csv
-    llcat export --neuronpedia --sae gpt2-small-res-jb/blocks.8.hook_resid_pre --to l8.jsonl
+    llcat export --neuronpedia --sae-id gpt2-small-res-jb/blocks.8.hook_resid_pre --to l8.jsonl
 
 Every subcommand takes ``--db PATH`` (default ``$LLCAT_DB``, else ``catalog.duckdb``). Results go to
 stdout; notices (rows cut off by a limit, lists split) and errors go to stderr. Exit status 2 means bad input.
@@ -53,7 +53,7 @@ def _print_result(result: QueryResult, fmt: str) -> None:
 
 def cmd_queries(args: argparse.Namespace) -> None:
     queries = saved_queries()
-    if args.format in ("json", "jsonl"):
+    if args.format == "json":
         listing = [{"name": q.name, "description": q.description,
                     "params": [{"name": p.name, "type": p.type_label, "required": p.required,
                                 "default": None if p.required else p.default, "description": p.description}
@@ -72,7 +72,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_sql(args: argparse.Namespace) -> None:
-    _print_result(run_sql(args.db, args.statement, max_rows=args.max_rows, timeout_s=args.timeout), args.format)
+    _print_result(run_sql(args.db, args.statement, max_rows=args.limit, timeout_s=args.timeout), args.format)
 
 
 def cmd_quicklist(args: argparse.Namespace) -> None:
@@ -96,17 +96,17 @@ def cmd_quicklist(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    sources = [args.query is not None, args.table is not None, args.neuronpedia]
+    sources = [args.name is not None, args.table is not None, args.neuronpedia]
     if sum(sources) != 1:
-        raise CatalogError("export needs exactly one of --query NAME, --table NAME or --neuronpedia")
-    if args.query is not None:
-        summary = exporting.export_query(args.db, args.query, parse_params(args.param), args.to, args.format, args.limit)
+        raise CatalogError("export needs exactly one of: a saved query NAME, --table NAME or --neuronpedia")
+    if args.name is not None:
+        summary = exporting.export_query(args.db, args.name, parse_params(args.param), args.to, args.format, args.limit)
     elif args.table is not None:
         summary = exporting.export_table(args.db, args.table, args.to, args.format)
     else:
         if args.format not in (None, "jsonl"):
             raise CatalogError("--neuronpedia writes JSON Lines only; drop --format or use --format jsonl")
-        summary = exporting.export_neuronpedia(args.db, args.to, args.sae, args.limit)
+        summary = exporting.export_neuronpedia(args.db, args.to, args.sae_id, args.limit)
     print(f"wrote {summary.rows} rows to {summary.path} ({summary.format})", file=sys.stderr)
     if summary.truncated:
         print(f"stopped at the limit of {summary.rows} rows; more rows matched (raise --limit)", file=sys.stderr)
@@ -132,16 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--limit", type=int, help="most rows (default: the query's own)")
 
     queries = command("queries", cmd_queries, "list the saved queries with their descriptions and parameters")
-    queries.add_argument("--format", choices=("table", "json"), default="table")
+    queries.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
     run = command("run", cmd_run, "run a saved query")
     run.add_argument("name", help="saved query name (see `queries`)")
     params_and_limit(run)
-    run.add_argument("--format", choices=OUTPUT_FORMATS, default="table")
+    run.add_argument("--format", choices=OUTPUT_FORMATS, default="table", help="output format (default table)")
     sql = command("sql", cmd_sql, "run one read-only SELECT in the console sandbox")
     sql.add_argument("statement", help='one SELECT statement, e.g. "SELECT * FROM saes"')
-    sql.add_argument("--max-rows", type=int, default=DEFAULT_MAX_ROWS, help=f"row cap (default {DEFAULT_MAX_ROWS})")
+    sql.add_argument("--limit", type=int, default=DEFAULT_MAX_ROWS, help=f"most rows (default {DEFAULT_MAX_ROWS})")
     sql.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help=f"seconds (default {DEFAULT_TIMEOUT_S:g})")
-    sql.add_argument("--format", choices=OUTPUT_FORMATS, default="table")
+    sql.add_argument("--format", choices=OUTPUT_FORMATS, default="table", help="output format (default table)")
     quick = command("quicklist", cmd_quicklist, "Neuronpedia quick-list URL(s) for the features a query returns")
     quick.add_argument("name", nargs="?", help="saved query name (or use --sql)")
     params_and_limit(quick)
@@ -149,11 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     quick.add_argument("--list-name", help="the quick list's name on Neuronpedia (default: the query name)")
     quick.add_argument("--open", action="store_true", help="also open the list(s) in a web browser")
     exp = command("export", cmd_export, "write a query result, a table, or Neuronpedia feature records to a file")
-    exp.add_argument("--query", help="saved query name")
+    exp.add_argument("name", nargs="?", help="saved query name (or use --table or --neuronpedia)")
     params_and_limit(exp)
     exp.add_argument("--table", help="a table or view of the catalog, exported whole")
     exp.add_argument("--neuronpedia", action="store_true", help="per-feature JSON Lines in Neuronpedia's field names")
-    exp.add_argument("--sae", help="with --neuronpedia: only this SAE")
+    exp.add_argument("--sae-id", help="with --neuronpedia: only this SAE (its sae_id)")
     exp.add_argument("--to", type=Path, required=True, help="output file: .parquet, .csv or .jsonl")
     exp.add_argument("--format", choices=exporting.FORMATS, help="output format (default: from --to's suffix)")
     return parser

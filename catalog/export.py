@@ -140,12 +140,12 @@ def _check_neuronpedia_ids(db_path: Path | str, sae: str | None) -> None:
     if sae is not None:
         saes = saes[saes["sae_id"] == sae]
         if saes.empty:
-            raise CatalogError(f"--sae {sae!r} is not in catalog {db_path}; `llcat run saes --db {db_path}` lists its SAEs")
+            raise CatalogError(f"--sae-id {sae!r} is not in catalog {db_path}; `llcat run saes --db {db_path}` lists its SAEs")
     without = sorted(saes.loc[saes["neuronpedia_id"].isna(), "sae_id"])
     if without:
         having = sorted(saes.loc[saes["neuronpedia_id"].notna(), "sae_id"])
-        fix = (f"export one that has an id with --sae ({', '.join(having[:5])}{', ...' if len(having) > 5 else ''})"
-               if having else "none of its SAEs has one (use --query or --table for a plain export)")
+        fix = (f"export one that has an id with --sae-id ({', '.join(having[:5])}{', ...' if len(having) > 5 else ''})"
+               if having else "none of its SAEs has one (export a saved query or a --table instead)")
         raise CatalogError(f"SAE(s) {', '.join(without)} have no Neuronpedia id in catalog {db_path}, so their "
                            f"features cannot be exported for Neuronpedia; {fix}")
 

@@ -96,7 +96,7 @@ def test_sql_console(capsys, small_db):
     assert code == 0 and out == "layer,n\n0,200\n1,200\n"
     code, _, err = _run(capsys, "sql", "--db", str(small_db), "DELETE FROM saes")
     assert code == 2 and err.startswith("error: sql: only SELECT queries run in the console")
-    code, _, err = _run(capsys, "sql", "--db", str(small_db), "SELECT * FROM range(100)", "--max-rows", "10")
+    code, _, err = _run(capsys, "sql", "--db", str(small_db), "SELECT * FROM range(100)", "--limit", "10")
     assert code == 0 and "sql: showing the first 10 rows" in err
 
 
@@ -113,18 +113,18 @@ def test_quicklist_from_a_query_and_from_sql(capsys, small_db):
 
 
 def test_export_subcommands(capsys, small_db, tmp_path):
-    code, _, err = _run(capsys, "export", "--db", str(small_db), "--query", "top_features_for_set", "-p",
+    code, _, err = _run(capsys, "export", "--db", str(small_db), "top_features_for_set", "-p",
                         "token_set=boys_names", "--to", str(tmp_path / "boys.parquet"))
     assert code == 0 and "wrote 100 rows" in err and "stopped at the limit of 100 rows" in err
     assert pq.read_table(tmp_path / "boys.parquet").num_rows == 100
     code, _, err = _run(capsys, "export", "--db", str(small_db), "--table", "saes", "--to", str(tmp_path / "saes.csv"))
     assert code == 0 and len(pd.read_csv(tmp_path / "saes.csv")) == 2
-    code, _, _ = _run(capsys, "export", "--db", str(small_db), "--neuronpedia", "--sae",
+    code, _, _ = _run(capsys, "export", "--db", str(small_db), "--neuronpedia", "--sae-id",
                       "bench-res-jb/blocks.0.hook_resid_pre", "--to", str(tmp_path / "np.jsonl"))
     records = [json.loads(line) for line in (tmp_path / "np.jsonl").read_text().splitlines()]
     assert code == 0 and len(records) == 200 and records[5]["index"] == "5" and records[5]["layer"] == "0-res-jb"
     code, _, err = _run(capsys, "export", "--db", str(small_db), "--to", str(tmp_path / "x.csv"))
-    assert code == 2 and "export needs exactly one of --query NAME, --table NAME or --neuronpedia" in err
+    assert code == 2 and "export needs exactly one of: a saved query NAME, --table NAME or --neuronpedia" in err
 
 
 def test_bad_input_exits_2_with_the_message(capsys, small_db, tmp_path):

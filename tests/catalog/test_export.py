@@ -121,8 +121,8 @@ def test_neuronpedia_export_refuses_saes_without_an_id_and_writes_nothing(demo_d
     path = tmp_path / "np.jsonl"
     with pytest.raises(CatalogError, match=r"SAE\(s\) demo/blocks.0.hook_resid_pre, demo/blocks.1.hook_resid_post, "
                                            r"demo/blocks.1.hook_resid_pre have no Neuronpedia id in catalog .*"
-                                           r"none of its SAEs has one \(use --query or --table"):
+                                           r"none of its SAEs has one \(export a saved query or a --table"):
         export_neuronpedia(demo_db, path)
-    with pytest.raises(CatalogError, match=r"--sae 'nope' is not in catalog .*`llcat run saes --db "):
+    with pytest.raises(CatalogError, match=r"--sae-id 'nope' is not in catalog .*`llcat run saes --db "):
         export_neuronpedia(small_db, path, sae="nope")
     assert not path.exists()

@@ -191,7 +191,7 @@ def test_cli_sql_refuses_with_exit_2(demo_db: Path, files, capsys, attempt: Atte
 
 def test_cli_sql_caps_and_times_out(demo_db: Path, capsys) -> None:
     code = catalog_cli(["sql", "SELECT * FROM generate_series(1, 1000000)", "--db", str(demo_db),
-                        "--max-rows", "5", "--format", "csv"])
+                        "--limit", "5", "--format", "csv"])
     out, _ = capsys.readouterr()
     assert code == 0 and out.splitlines()[:2] == ["generate_series", "1"] and "1000000" not in out
     code = catalog_cli(["sql", ATTEMPTS[-2].sql, "--db", str(demo_db), "--timeout", "1"])
