@@ -137,3 +137,25 @@ def test_engine_answers_pandas_read_sql_with_bound_parameters_and_holds_no_lock(
     np.testing.assert_allclose(frame["skewness"], expected["skewness"], rtol=1e-6)
     # No pooled connection keeps the file: a writer can open it right after.
     duckdb.connect(str(small_db)).close()
+
+
+def test_every_api_method_agrees_with_its_saved_querys_header():
+    """The typed helpers repeat each query's parameters for IDEs and docs: the SQL header is the truth."""
+    import inspect
+
+    from catalog.queries import saved_queries
+    from catalog.query_params import REQUIRED
+
+    queries = saved_queries()
+    helpers = {name: member for name, member in inspect.getmembers(Catalog, inspect.isfunction) if name in queries}
+    assert len(helpers) >= 12, sorted(helpers)
+    for name, method in helpers.items():
+        declared = {param.name: param for param in queries[name].params}
+        arguments = {arg: spec for arg, spec in inspect.signature(method).parameters.items() if arg != "self"}
+        assert set(arguments) <= set(declared), (name, set(arguments) - set(declared))
+        # Every parameter the query needs is in the method; optional ones may be left to the query's default.
+        assert {p for p, param in declared.items() if param.required} <= set(arguments), name
+        for arg, spec in arguments.items():
+            expected = inspect.Parameter.empty if declared[arg].default is REQUIRED else declared[arg].default
+            assert spec.default == expected, f"{name}({arg}=...): the method says {spec.default!r}, the SQL {expected!r}"
+        assert method.__doc__.strip(), name
