@@ -61,10 +61,26 @@ class RunSummary:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def remove_catalog_file(db: Path) -> None:
-    """Remove a catalog file this run created (and DuckDB's write-ahead log beside it)."""
-    for path in (db, Path(f"{db}.wal")):
-        path.unlink(missing_ok=True)
+def remove_created_catalog(db: Path, run_id: str) -> None:
+    """Remove a catalog file this run created (and DuckDB's write-ahead log beside it), unless another
+    process has it open or has written to it meanwhile: then it is not this run's alone to remove."""
+    if not db.is_file():
+        return
+    try:
+        con = duckdb.connect(str(db), read_only=True)
+    except duckdb.Error:
+        return  # locked by another writer, or not a database: leave it
+    try:
+        tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        others = 0
+        if {"runs", "saes"} <= tables:
+            others = con.execute("SELECT (SELECT count(*) FROM runs WHERE run_id <> $r) + (SELECT count(*) FROM saes)",
+                                 {"r": run_id}).fetchone()[0]
+    finally:
+        con.close()
+    if others == 0:
+        for path in (db, Path(f"{db}.wal")):
+            path.unlink(missing_ok=True)
 
 
 def _neuronpedia_id_from_cfg(sae: LoadedSae) -> str | None:
@@ -141,7 +157,7 @@ class IngestRunner:
             self._run(summary)
         except BaseException:
             if not existed and not summary.written:
-                remove_catalog_file(db)
+                remove_created_catalog(db, summary.run_id)
             raise
         return summary
 
@@ -153,7 +169,7 @@ class IngestRunner:
         with self.catalog():
             pass
         if not existed:
-            remove_catalog_file(db)
+            remove_created_catalog(db, run_id="")
 
     def _hub_needs(self, model_ref: str) -> str | None:
         """What this run downloads from the hub ('release X and model Y'), or None when all is on disk."""
@@ -168,6 +184,13 @@ class IngestRunner:
             return []
         with self.catalog() as con:
             return check_stored_sets(con, self.config.db, model_name, library, self.config.drop_missing_sets)
+
+    def _rescore_command(self) -> str:
+        """The command that rescores this catalog's other SAEs with this run's token sets, runnable as written."""
+        command = f"python -m ingest sets --db {shlex.quote(str(self.config.db))}"
+        if self.config.token_sets_file:
+            command += f" --token-sets {shlex.quote(str(self.config.token_sets_file))}"
+        return command
 
     def _run(self, summary: RunSummary) -> None:
         cfg = self.config
@@ -199,10 +222,8 @@ class IngestRunner:
             enrichment = None
             if library is not None:
                 started = time.perf_counter()
-                rescore = f"python -m ingest sets --db {shlex.quote(str(cfg.db))}" + (
-                    f" --token-sets {shlex.quote(str(cfg.token_sets_file))}" if cfg.token_sets_file else "")
                 enrichment = prepare_enrichment(self.catalog, model.model_name, model.W_U, library,
-                                                cfg.null_directions, cfg.null_seed, self.device, rescore)
+                                                cfg.null_directions, cfg.null_seed, self.device, self._rescore_command())
                 summary.timings["token_sets_and_null_s"] = time.perf_counter() - started
             for source in tqdm(sources, desc="SAEs", unit="sae"):
                 self._ingest_one(source, model, enrichment, summary)

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ingest.cli import build_parser, main
@@ -101,3 +102,26 @@ def test_a_failed_run_on_an_existing_catalog_keeps_it(tiny_gpt2, bad_shape_folde
     assert main(["run", "--sae-dir", str(good), *base]) == 0
     assert main(["run", "--sae-dir", str(bad_shape_folder), *base]) == 2
     assert db.exists()
+
+
+def test_a_failed_run_spares_a_new_file_that_another_run_wrote_to(tiny_gpt2, tmp_path, monkeypatch):
+    first = write_sae_folder(tmp_path / "first", random_decoder(12, 32), old_cfg(32, 12))
+    other = write_sae_folder(tmp_path / "other", random_decoder(12, 32, seed=3), old_cfg(32, 12))
+    db = tmp_path / "new.duckdb"
+    config = IngestConfig(db=db, model=str(tiny_gpt2), sae_dirs=[first], device="cpu", enrichment=False)
+    other_config = IngestConfig(db=db, model=str(tiny_gpt2), sae_dirs=[other], device="cpu", enrichment=False)
+    real_ingest_one = IngestRunner._ingest_one
+
+    def another_run_then_crash(self, source, model, enrichment, summary):
+        monkeypatch.setattr(IngestRunner, "_ingest_one", real_ingest_one)
+        IngestRunner(other_config).run()  # e.g. a second ingest started on the same new path
+        raise RuntimeError("analysis crashed")
+
+    monkeypatch.setattr(IngestRunner, "_ingest_one", another_run_then_crash)
+    with pytest.raises(RuntimeError, match="analysis crashed"):
+        IngestRunner(config).run()
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("SELECT sae_id FROM saes").fetchall() == [("local/other",)]
+    finally:
+        con.close()
