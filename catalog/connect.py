@@ -33,6 +33,7 @@ from catalog.errors import CatalogBusyError, CatalogError
 from catalog.schema import apply_schema, check_catalog, install_views
 
 log = logging.getLogger(__name__)
+DuckDBConfig = dict[str, str | bool | int | float | list[str]]
 
 # A DuckDB file starts with an 8-byte checksum followed by these magic bytes.
 _DUCKDB_MAGIC = b"DUCK"
@@ -281,7 +282,7 @@ def reading(db_path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @contextmanager
-def sandbox(db_path: Path | str, config: dict[str, object]) -> Iterator[duckdb.DuckDBPyConnection]:
+def sandbox(db_path: Path | str, config: DuckDBConfig) -> Iterator[duckdb.DuckDBPyConnection]:
     """The SQL console's connection: a private in-memory DuckDB with ``config`` that ATTACHes the
     catalog READ_ONLY, then switches file access off and locks every setting; closed on exit.
 
@@ -298,7 +299,7 @@ def sandbox(db_path: Path | str, config: dict[str, object]) -> Iterator[duckdb.D
         con.close()
 
 
-def _attach_locked_down(path: Path, config: dict[str, object]) -> duckdb.DuckDBPyConnection:
+def _attach_locked_down(path: Path, config: DuckDBConfig) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:", config=config)
     try:
         con.execute("ATTACH $path AS catalog (READ_ONLY)", {"path": str(path)}).fetchall()

@@ -73,8 +73,7 @@ class SavedQuery:
             raise CatalogError(f"query {self.name}: missing required parameter {', '.join(missing)}; "
                                f"its parameters: {self.signature()}")
         values = {p.name: p.coerce(given[p.name], self.name) if p.name in given else p.default for p in self.params}
-        if not 1 <= values["limit"] <= MAX_LIMIT:
-            raise CatalogError(f"query {self.name}: limit must be between 1 and {MAX_LIMIT}, got {values['limit']}")
+        row_limit(values, self.name)
         return values
 
     def signature(self) -> str:
@@ -169,6 +168,14 @@ def get_query(name: str, directory: Path = QUERIES_DIR) -> SavedQuery:
                        "(`python -m catalog queries` describes them)")
 
 
+def row_limit(values: Mapping[str, object], query_name: str) -> int:
+    """The bound ``limit`` of a query, checked to be a row count between 1 and MAX_LIMIT."""
+    limit = values["limit"]
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise CatalogError(f"query {query_name}: limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    return limit
+
+
 def run_query(db_path: Path | str, name: str, params: Mapping[str, object] | None = None,
               limit: int | None = None) -> QueryResult:
     """Run saved query ``name`` on the catalog at ``db_path``; its rows as a DataFrame in a QueryResult.
@@ -178,10 +185,11 @@ def run_query(db_path: Path | str, name: str, params: Mapping[str, object] | Non
     query = get_query(name)
     values = query.bind(params or {}, limit)
     started = time.perf_counter()
+    limit = row_limit(values, query.name)
     with reading(db_path) as con:
         check_params(con, query.name, query.params, values, Path(db_path))
-        frame = con.execute(query.sql, {**values, "limit": values["limit"] + 1}).df()
-    return QueryResult.from_rows(frame, values["limit"], query.name, values, time.perf_counter() - started)
+        frame = con.execute(query.sql, {**values, "limit": limit + 1}).df()
+    return QueryResult.from_rows(frame, limit, query.name, values, time.perf_counter() - started)
 
 
 @contextmanager
@@ -191,11 +199,12 @@ def stream_query(db_path: Path | str, name: str, params: Mapping[str, object] | 
     most ``limit + 1`` rows (the extra row says "truncated") and the limit, while the file is open."""
     query = get_query(name)
     values = query.bind(params or {}, limit)
+    row_cap = row_limit(values, query.name)
     with reading(db_path) as con:
         check_params(con, query.name, query.params, values, Path(db_path))
-        relation = con.sql(query.sql, params={**values, "limit": values["limit"] + 1})
+        relation = con.sql(query.sql, params={**values, "limit": row_cap + 1})
         reader = relation.to_arrow_reader(batch_rows)
         try:
-            yield reader, values["limit"]
+            yield reader, row_cap
         finally:
             reader.close()  # a reader left open (e.g. at the row cap) would keep a result pending on close

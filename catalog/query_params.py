@@ -119,7 +119,7 @@ def _to_int(value: object) -> int:
 def _to_float(value: object) -> float:
     if isinstance(value, bool):
         raise TypeError(value)
-    number = float(value)  # accepts ints, numpy floats and numeric text; raises ValueError otherwise
+    number = float(value)  # type: ignore[arg-type]  # ints, numpy floats, numeric text; else ValueError
     if math.isnan(number):
         raise ValueError(value)
     return number

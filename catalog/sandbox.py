@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from catalog.connect import sandbox
+from catalog.connect import DuckDBConfig, sandbox
 from catalog.errors import CatalogError
 from catalog.result import MAX_LIMIT, QueryResult
 
@@ -30,7 +30,7 @@ DEFAULT_THREADS = 2
 DEFAULT_MEMORY_LIMIT = "2GB"
 
 
-def sandbox_config(threads: int = DEFAULT_THREADS, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> dict[str, object]:
+def sandbox_config(threads: int = DEFAULT_THREADS, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> DuckDBConfig:
     """DuckDB settings of a console connection, given when it starts."""
     return {
         "autoload_known_extensions": False,

@@ -95,7 +95,7 @@ def sae_is_current(con: duckdb.DuckDBPyConnection, sae_id: str, weights_fingerpr
         " AND analysis_version = $version",
         {"sae_id": sae_id, "fingerprint": weights_fingerprint, "version": analysis_version},
     ).fetchone()
-    return bool(row[0])
+    return row is not None and bool(row[0])
 
 
 def model_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:

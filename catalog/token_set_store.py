@@ -36,7 +36,7 @@ class SyncResult:
 def _stored_members(con: duckdb.DuckDBPyConnection, set_id: int) -> np.ndarray:
     rows = con.execute("SELECT token_id FROM token_set_members WHERE set_id = $set_id ORDER BY token_id",
                        {"set_id": set_id}).fetchnumpy()
-    return rows["token_id"].astype(np.int64)
+    return np.asarray(rows["token_id"], dtype=np.int64)
 
 
 def _forget_set_results(con: duckdb.DuckDBPyConnection, set_id: int) -> None:
@@ -74,7 +74,7 @@ def sync_token_sets(con: duckdb.DuckDBPyConnection, model_name: str, sets: Seque
                 set_id = con.execute(
                     "INSERT INTO token_sets (set_id, model_name, name, family, definition, size, dropped_words)"
                     " VALUES (nextval('token_set_ids'), $model, $name, $family, $definition, $size, $dropped)"
-                    " RETURNING set_id", params).fetchone()[0]
+                    " RETURNING set_id", params).fetchall()[0][0]
                 _insert_members(con, set_id, members)
                 added.append(token_set.name)
             set_ids[token_set.name] = int(set_id)
