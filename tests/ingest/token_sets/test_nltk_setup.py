@@ -112,4 +112,5 @@ def test_setup_command_line_copies_and_reports_one_line(source_dir, tmp_path):
                          check=True, cwd=Path(__file__).resolve().parents[3])
     assert out.stdout.strip().splitlines() == [
         f"NLTK data ready in {target} (" + "; ".join(f"{p} copied from {source_dir}" for p in RESOURCES) + ")"]
+    assert out.stderr == ""  # no runpy warning: importing the package does not import the module it runs
     assert all(nltk_data.is_installed(package, [str(target)]) for package in RESOURCES)
