@@ -1,7 +1,16 @@
-"""Command line: ``python -m ingest run|demo|sets``.
+"""Command line ``llcat-ingest`` (also ``python -m ingest``): build and extend catalogs.
 
-Bad input ends with one line ``error: ...`` naming the input and the fix, and exit status 2;
-the catalog is left as it was.
+    llcat-ingest run --release gpt2-small-res-jb [--sae-id ID ...]     ingest SAEs (or --model M --sae-dir DIR ...)
+    llcat-ingest demo                                                  build the embedded demo catalog
+    llcat-ingest sets --model demo-gpt2-d64                            print a model's token set library
+    llcat-ingest rescore [--token-sets my_sets.toml]                   recompute a catalog's enrichment
+    llcat-ingest releases                                              the known releases and their SAEs
+    llcat-ingest migrate                                               upgrade an older catalog in place
+
+``--db PATH`` (default ``$LLCAT_DB``, else ``catalog.duckdb``) is the first option of every command that
+uses a catalog. Bad input ends with one line ``error: ...`` naming the input and the fix, and exit
+status 2; the catalog is left as it was. What the library logs (SAEs written or skipped, warnings,
+notes) goes to stderr, above the progress bars.
 """
 
 from __future__ import annotations
@@ -9,100 +18,119 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from catalog.errors import CatalogError
 from catalog.paths import default_catalog
-from ingest.config import IngestConfig
-from ingest.device import DEVICE_CHOICES
+from ingest.config import DEVICE_CHOICES, IngestConfig
 from ingest.errors import IngestInputError
 
 DB_HELP = "catalog file (default: $LLCAT_DB or catalog.duckdb)"
+TOKEN_SETS_HELP = "extra token sets from a TOML or YAML file (added to the built-in library)"
 DROP_HELP = ("delete the catalog's token sets that the current library cannot build (e.g. NLTK data missing), with their "
              "enrichment, instead of stopping")
 
 
-def _add_db(parser: argparse.ArgumentParser, help_text: str = DB_HELP) -> None:
+def _add_db(parser: argparse.ArgumentParser) -> None:
     # default None: the default catalog is looked up after parsing, so $LLCAT_DB is read when the command runs
-    parser.add_argument("--db", type=Path, default=None, help=help_text)
+    parser.add_argument("--db", type=Path, default=None, metavar="PATH", help=DB_HELP)
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    _add_db(parser)
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help="where to compute (default auto: CUDA if present)")
-    parser.add_argument("--chunk-size", type=int, default=None, help="features per chunk; bounds memory (default 128 on CPU, 2048 on CUDA)")
-    parser.add_argument("--top-k", type=int, default=10, help="top and bottom tokens stored per feature (default 10)")
-    parser.add_argument("--force", action="store_true", help="recompute SAEs already in the catalog")
-    parser.add_argument("--token-sets", type=Path, default=None, help="extra token sets from a TOML or YAML file")
-    parser.add_argument("--no-enrichment", action="store_true", help="skip token set enrichment")
-    parser.add_argument("--null-directions", type=int, default=2048, help="random directions in the enrichment null (default 2048)")
+def _add_scoring(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that computes: where, in what chunks, against which token sets."""
+    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                        help="where to compute (default auto: CUDA if present)")
+    parser.add_argument("--chunk-size", type=int, default=None, metavar="N",
+                        help="features per chunk; bounds memory (default 128 on CPU, 2048 on CUDA)")
+    parser.add_argument("--token-sets", type=Path, default=None, metavar="FILE", help=TOKEN_SETS_HELP)
+    parser.add_argument("--null-directions", type=int, default=2048, metavar="N",
+                        help="random directions in the enrichment null (default 2048)")
     parser.add_argument("--drop-missing-sets", action="store_true", help=DROP_HELP)
 
 
+def _add_ingest(parser: argparse.ArgumentParser) -> None:
+    """The options of the commands that ingest SAEs (run, demo)."""
+    _add_scoring(parser)
+    parser.add_argument("--top-k", type=int, default=10, metavar="K", help="top and bottom tokens stored per feature (default 10)")
+    parser.add_argument("--force", action="store_true", help="recompute SAEs already in the catalog")
+    parser.add_argument("--no-enrichment", action="store_true", help="skip token set enrichment")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ingest", description="Build a logit-lens SAE feature catalog in DuckDB.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="ingest SAEs from a release or from SAELens folders")
-    run.add_argument("--model", help="hub id (e.g. gpt2) or local Hugging Face model folder; a --release brings its own")
-    run.add_argument("--model-name", help="the catalog's name for the model (default: the release's, or the folder name)")
-    run.add_argument("--release", help="a release from the registry, e.g. gpt2-small-res-jb")
-    run.add_argument("--sae-id", action="append", default=[], help="an SAE of the release (repeatable; default all)")
-    run.add_argument("--sae-dir", action="append", default=[], type=Path, help="an SAE folder in SAELens layout (repeatable)")
-    run.add_argument("--release-name", default="local", help="release name recorded for --sae-dir SAEs (default local)")
-    _add_common(run)
-    demo = commands.add_parser("demo", help="build the embedded demo catalog (no network needed)")
-    demo.add_argument("--cache-dir", type=Path, default=None, help="where the demo's model and SAE folders are written")
-    _add_common(demo)
-    sets = commands.add_parser("sets", help="print a model's token set library (--model), or recompute a catalog's enrichment for a changed library (no --model)")
-    sets.add_argument("--model", help="print the library of this model: one the catalog holds (read from it, no download), "
-                                      "a local model folder or a hub id")
-    _add_db(sets, "without --model: the catalog whose enrichment to recompute from its stored vectors; with --model: "
-                  "the catalog to read the model from when it holds it (default: $LLCAT_DB or catalog.duckdb)")
-    sets.add_argument("--token-sets", type=Path, default=None, help="extra token sets from a TOML or YAML file")
-    sets.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    sets.add_argument("--chunk-size", type=int, default=None)
-    sets.add_argument("--null-directions", type=int, default=2048)
-    sets.add_argument("--samples", type=int, default=10, help="sample tokens printed per set (default 10)")
-    sets.add_argument("--drop-missing-sets", action="store_true", help=DROP_HELP)
-    commands.add_parser("releases", help="list the known releases and their SAEs")
-    migrate = commands.add_parser("migrate", help="upgrade a catalog written by an older schema version, in place")
+    parser = argparse.ArgumentParser(prog="llcat-ingest", description="Build a logit-lens SAE feature catalog in DuckDB.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="ingest SAEs from a release or from SAELens folders",
+                              description="Ingest SAEs from a release or from SAELens folders.")
+    _add_db(run)
+    run.add_argument("--model", metavar="NAME_OR_PATH", help="hub id (e.g. gpt2) or local Hugging Face model folder; a --release brings its own")
+    run.add_argument("--model-name", metavar="NAME", help="the catalog's name for the model (default: the release's, or the folder name)")
+    run.add_argument("--release", metavar="NAME", help="a release from the registry, e.g. gpt2-small-res-jb")
+    run.add_argument("--sae-id", action="append", default=[], metavar="ID", help="an SAE of the release (repeatable; default all)")
+    run.add_argument("--sae-dir", action="append", default=[], type=Path, metavar="DIR",
+                     help="an SAE folder in SAELens layout (repeatable)")
+    run.add_argument("--release-name", default="local", metavar="NAME", help="release name recorded for --sae-dir SAEs (default local)")
+    _add_ingest(run)
+    demo = commands.add_parser("demo", help="build the embedded demo catalog (no network needed)",
+                               description="Build the embedded demo catalog (no network needed).")
+    _add_db(demo)
+    demo.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                      help="where the demo's model and SAE folders are written")
+    _add_ingest(demo)
+    sets = commands.add_parser(
+        "sets", help="print a model's token set library: sizes, dropped words, sample tokens",
+        description="Print the token set library a model gets: each set's size, dropped words and sample tokens, and "
+                    "how it compares to the sets the catalog holds for the model. To recompute a catalog's enrichment "
+                    "for a changed library, use `llcat-ingest rescore`.")
+    _add_db(sets)
+    sets.add_argument("--model", required=True, metavar="NAME_OR_PATH",
+                      help="the model whose library to print: one the catalog holds (read from it, no download), a "
+                           "local Hugging Face model folder or a hub id")
+    sets.add_argument("--token-sets", type=Path, default=None, metavar="FILE", help=TOKEN_SETS_HELP)
+    sets.add_argument("--samples", type=int, default=10, metavar="N", help="sample tokens printed per set (default 10)")
+    rescore = commands.add_parser(
+        "rescore", help="recompute a catalog's enrichment for a changed token set library, from the catalog alone",
+        description="Recompute the enrichment of every SAE in the catalog against the current token set library "
+                    "(the built-in sets and --token-sets), from the stored decoders and unembedding: no download; "
+                    "moments and top tokens are kept.")
+    _add_db(rescore)
+    _add_scoring(rescore)
+    commands.add_parser("releases", help="list the known releases and their SAEs",
+                        description="List the known releases and their SAEs.")
+    migrate = commands.add_parser("migrate", help="upgrade a catalog written by an older schema version, in place",
+                                  description="Upgrade a catalog written by an older schema version, in place.")
     _add_db(migrate)
     return parser
 
 
-def _config(args: argparse.Namespace, **overrides: object) -> IngestConfig:
-    values = dict(db=args.db, device=args.device, chunk_size=args.chunk_size, top_k=args.top_k, force=args.force,
-                  token_sets_file=args.token_sets, enrichment=not args.no_enrichment, null_directions=args.null_directions,
-                  drop_missing_sets=args.drop_missing_sets)
-    return IngestConfig(**(values | overrides))
+def _scoring_config(args: argparse.Namespace, **values: Any) -> IngestConfig:
+    return IngestConfig(db=args.db, device=args.device, chunk_size=args.chunk_size, token_sets_file=args.token_sets,
+                        null_directions=args.null_directions, drop_missing_sets=args.drop_missing_sets, **values)
+
+
+def _ingest_config(args: argparse.Namespace, **values: Any) -> IngestConfig:
+    return _scoring_config(args, top_k=args.top_k, force=args.force, enrichment=not args.no_enrichment, **values)
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
     from ingest.runner import IngestRunner
 
-    config = _config(args, model=args.model, model_name=args.model_name, release=args.release, sae_ids=args.sae_id,
-                     sae_dirs=args.sae_dir, release_name=args.release_name)
+    config = _ingest_config(args, model=args.model, model_name=args.model_name, release=args.release,
+                            sae_ids=args.sae_id, sae_dirs=args.sae_dir, release_name=args.release_name)
     summary = IngestRunner(config).run()
-    print(f"run {summary.run_id}: {len(summary.written)} SAEs written, {len(summary.skipped)} already present, catalog {args.db}")
+    print(f"run {summary.run_id}: {len(summary.written)} SAEs written, {len(summary.skipped)} already present, "
+          f"catalog {args.db}")
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
     from ingest.demo_catalog import build_demo_catalog, demo_summary
 
-    build_demo_catalog(_config(args), args.cache_dir)
+    build_demo_catalog(_ingest_config(args), args.cache_dir)
     print(demo_summary(args.db))
 
 
 def _cmd_sets(args: argparse.Namespace) -> None:
-    # Two jobs under one name for now: printing a library, and rescoring a catalog.
-    if args.model:
-        _print_library(args)
-    else:
-        _rescore_catalog(args)
-
-
-def _print_library(args: argparse.Namespace) -> None:
     from ingest.library_report import library_report
 
     if args.samples < 0:
@@ -110,11 +138,10 @@ def _print_library(args: argparse.Namespace) -> None:
     print(library_report(args.model, args.db, args.db_given, args.token_sets, args.samples))
 
 
-def _rescore_catalog(args: argparse.Namespace) -> None:
+def _cmd_rescore(args: argparse.Namespace) -> None:
     from ingest.recompute import recompute_enrichment
 
-    done = recompute_enrichment(args.db, args.token_sets, args.device, args.chunk_size, args.null_directions,
-                                drop_missing_sets=args.drop_missing_sets)
+    done = recompute_enrichment(_scoring_config(args))
     print(f"enrichment recomputed for {len(done)} SAEs in {args.db}")
 
 
@@ -143,27 +170,40 @@ def _cmd_migrate(args: argparse.Namespace) -> None:
     print(f"catalog {args.db} is at schema version {version}; history: " + ", ".join(f"{v} ({d})" for v, d in steps))
 
 
-COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "sets": _cmd_sets, "releases": _cmd_releases, "migrate": _cmd_migrate}
+COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "run": _cmd_run, "demo": _cmd_demo, "sets": _cmd_sets, "rescore": _cmd_rescore, "releases": _cmd_releases,
+    "migrate": _cmd_migrate,
+}
 
 
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever sys.stderr is when a record comes (main() may run many times in one process)."""
+class _ProgressSafeStderr(logging.Handler):
+    """Writes each record to whatever sys.stderr is when it comes (main() may run many times in one
+    process, under pytest's capture too), through tqdm so that it lands above any progress bar."""
 
-    @property
-    def stream(self):  # noqa: D102
-        return sys.stderr
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm.auto import tqdm
 
-    @stream.setter
-    def stream(self, _value) -> None:
-        pass
+            tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging must never break the command
+            self.handleError(record)
+
+
+class _CommandFormatter(logging.Formatter):
+    """Messages as the command always printed them: a warning says so, anything else is the message alone."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = super().format(record)
+        return f"warning: {message}" if record.levelno >= logging.WARNING else message
 
 
 def _show_ingest_logs() -> None:
-    """The ingest library logs what it did (e.g. sets dropped) at INFO; the command shows those lines."""
+    """The ingest library logs what it does (SAEs written or skipped, sets dropped, warnings) at INFO and
+    WARNING; the command shows those lines on stderr."""
     logger = logging.getLogger("ingest")
-    if not logger.handlers:
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
+    if not any(isinstance(handler, _ProgressSafeStderr) for handler in logger.handlers):
+        handler = _ProgressSafeStderr()
+        handler.setFormatter(_CommandFormatter("%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
 

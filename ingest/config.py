@@ -1,15 +1,27 @@
-"""The ingest job's configuration: one dataclass, recorded as JSON in the catalog's `runs` table."""
+"""The ingest job's configuration: one dataclass, validated once and recorded as JSON in the
+catalog's `runs` table, and the device and chunk size it resolves to.
+
+Every path that computes (``llcat-ingest run``, ``demo`` and ``rescore``, and the benchmark) takes an
+``IngestConfig``; an option that cannot work (a chunk size, top-k or number of null directions that is
+not positive) is refused when the config is made, before anything is loaded or written.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ingest.errors import IngestInputError
+
+if TYPE_CHECKING:
+    import torch
 
 # Bump when a change to the analysis changes any stored number: stored SAEs from an older
 # analysis version are then recomputed by the next run instead of skipped.
 ANALYSIS_VERSION = 1
 DEFAULT_CHUNK_SIZE = {"cpu": 128, "cuda": 2048}
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -31,9 +43,39 @@ class IngestConfig:
     null_seed: int = 0
     drop_missing_sets: bool = False       # delete stored sets the current library cannot build (else: an error)
 
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Refuse numbers that cannot work, naming the option and the fix (the one place they are checked)."""
+        if self.chunk_size is not None and self.chunk_size <= 0:
+            raise IngestInputError(f"--chunk-size {self.chunk_size} must be a positive number of features")
+        if self.top_k <= 0:
+            raise IngestInputError(f"--top-k {self.top_k} must be a positive number of tokens "
+                                   "(stored per feature and direction)")
+        if self.enrichment and self.null_directions <= 0:
+            raise IngestInputError(f"--null-directions {self.null_directions} must be a positive number of random "
+                                   "directions (the enrichment null); use --no-enrichment to skip enrichment")
+
+    def resolve_chunk_size(self, device: torch.device) -> int:
+        return self.chunk_size or DEFAULT_CHUNK_SIZE[device.type]
+
     def to_json_dict(self) -> dict[str, Any]:
         data = asdict(self)
         return {key: (str(value) if isinstance(value, Path) else value) for key, value in data.items()} | {
             "sae_dirs": [str(path) for path in self.sae_dirs],
             "analysis_version": ANALYSIS_VERSION,
         }
+
+
+def resolve_device(requested: str) -> torch.device:
+    """'auto' takes CUDA when there is a GPU; 'cuda' without one is an error, not a silent fallback."""
+    import torch
+
+    if requested not in DEVICE_CHOICES:
+        raise IngestInputError(f"--device {requested!r} is not one of {', '.join(DEVICE_CHOICES)}")
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise IngestInputError("--device cuda was asked for but torch sees no CUDA GPU; use --device cpu or auto")
+    return torch.device(requested)

@@ -10,6 +10,7 @@ Three numbers qualify each (feature, set) score d:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from ingest.analysis.enrichment import SetIndex, enrichment_scores, ks_p_values
 from ingest.analysis.null import benjamini_hochberg, null_d_values, p_null
 from ingest.sources.vocabulary import Vocabulary
 from ingest.token_sets import TokenSetLibrary, build_library
+
+log = logging.getLogger(__name__)
 
 CatalogOpener = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 
@@ -57,12 +60,13 @@ def library_rows(library: TokenSetLibrary) -> list[TokenSetRow]:
 def build_token_sets(vocab: Vocabulary, user_file: Path | None) -> TokenSetLibrary:
     library = build_library(vocab, user_file)
     for warning in library.warnings:
-        print(f"warning: {warning}")
+        log.warning("%s", warning)
     return library
 
 
 def prepare_enrichment(catalog: CatalogOpener, model_name: str, W_U: torch.Tensor, library: TokenSetLibrary,
-                       n_directions: int, seed: int, device: torch.device, rescore_hint: str | None = None) -> EnrichmentContext:
+                       n_directions: int, seed: int, device: torch.device,
+                       rescore_hint: str | None = None) -> EnrichmentContext:
     """Sync the library into the catalog and load (or compute and store) its null distribution.
 
     The catalog is opened only for the short reads and writes, never while the null is computed.
@@ -74,8 +78,8 @@ def prepare_enrichment(catalog: CatalogOpener, model_name: str, W_U: torch.Tenso
         stored = load_null(con, model_name, set_ids.tolist(), seed, n_directions)
     if sync.changed:
         hint = f" (rescore the other SAEs with `{rescore_hint}`)" if rescore_hint else ""
-        print(f"token sets changed since they were stored: {', '.join(sync.changed)}; their old enrichment rows "
-              f"were removed{hint}")
+        log.info("token sets changed since they were stored: %s; their old enrichment rows were removed%s",
+                 ", ".join(sync.changed), hint)
     index = SetIndex.build([s.token_ids for s in library.sets], W_U.shape[1])
     missing = [i for i, set_id in enumerate(set_ids) if int(set_id) not in stored]
     null_sorted = np.empty((len(set_ids), n_directions), dtype=np.float64)

@@ -1,4 +1,4 @@
-"""``python -m ingest sets --model NAME``: print the token set library a model would get.
+"""``llcat-ingest sets --model NAME``: print the token set library a model would get.
 
 A model already in the catalog is read from there (its stored vocabulary: no download, no hub),
 and the listing ends with how it compares to the sets the catalog holds for it. Any other model is
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from catalog.connect import open_read_only
+from ingest import token_sets
 from ingest.catalog_model import catalog_vocabulary, stored_model_name, stored_set_names
 from ingest.errors import IngestInputError
-from ingest import token_sets
 from ingest.sources.vocabulary import Vocabulary
 from ingest.token_sets import TokenSetLibrary, describe_library
 
@@ -72,10 +72,10 @@ def compare_with_catalog(library: TokenSetLibrary, stored: CatalogModel) -> list
     lines = []
     if not_built:
         lines.append(f"note: {where} holds {len(not_built)} sets this library does not build: {_names(not_built)} "
-                     f"(`python -m ingest sets --db {stored.db}` stops on them and says why)")
+                     f"(`llcat-ingest rescore --db {stored.db}` stops on them and says why)")
     if not_held:
         lines.append(f"note: {len(not_held)} sets of this library are not in {where} yet: {_names(not_held)} "
-                     f"(`python -m ingest sets --db {stored.db}` adds and scores them)")
+                     f"(`llcat-ingest rescore --db {stored.db}` adds and scores them)")
     return lines
 
 

@@ -1,33 +1,33 @@
-"""Recomputing enrichment after the token set library changed, from the catalog alone.
+"""``llcat-ingest rescore``: recomputing enrichment after the token set library changed, from the
+catalog alone.
 
 The catalog stores every model's processed unembedding and every SAE's decoder, so a new or
 edited set only needs ``decoder @ unembed.T`` again: no weights are downloaded, and the moments
-and top tokens are left as they are.
+and top tokens are left as they are. Each SAE goes through the same pipeline as an ingest
+(``SaePipeline.rescore``), one transaction per SAE.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import torch
 from tqdm.auto import tqdm
 
-from catalog import store
-from catalog.connect import open_read_only, writing
-from catalog.vectors import load_decoder, load_unembed
-from ingest import tables
-from ingest.analysis.sae_analysis import score_enrichment
+from catalog.connect import open_read_only
+from catalog.vectors import load_unembed
 from ingest.catalog_model import catalog_vocabulary
-from ingest.config import DEFAULT_CHUNK_SIZE
-from ingest.device import resolve_device
-from ingest.enrichment_stage import CatalogOpener, EnrichmentContext, build_token_sets, prepare_enrichment
+from ingest.config import IngestConfig
+from ingest.enrichment_stage import build_token_sets
 from ingest.errors import IngestInputError
+from ingest.pipeline import SaePipeline
 from ingest.set_consistency import check_stored_sets, drop_token_sets
 from ingest.token_sets import TokenSetLibrary
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,18 +41,11 @@ class _ModelPlan:
     to_drop: list[str]           # stored sets the library lacks, dropped on request
 
 
-def _check_options(chunk_size: int, n_directions: int) -> None:
-    if chunk_size <= 0:
-        raise IngestInputError(f"--chunk-size {chunk_size} must be a positive number of features")
-    if n_directions <= 0:
-        raise IngestInputError(f"--null-directions {n_directions} must be a positive number of random directions (the enrichment null)")
-
-
 def _saes_by_model(db_path: Path) -> dict[str, list[str]]:
     if not Path(db_path).exists():
         raise IngestInputError(
             f"catalog {db_path} does not exist, so there is no enrichment to recompute; build it first with "
-            f"`python -m ingest demo --db {db_path}` or `python -m ingest run --release gpt2-small-res-jb --db {db_path}`, "
+            f"`llcat-ingest demo --db {db_path}` or `llcat-ingest run --release gpt2-small-res-jb --db {db_path}`, "
             "or pass --db with an existing catalog")
     reader = open_read_only(db_path)
     try:
@@ -63,8 +56,8 @@ def _saes_by_model(db_path: Path) -> dict[str, list[str]]:
     for model_name, sae_id in rows:
         saes_of_model.setdefault(model_name, []).append(sae_id)
     if not saes_of_model:
-        raise IngestInputError(f"catalog {db_path} holds no SAEs yet, so there is no enrichment to recompute; ingest some "
-                               f"with `python -m ingest run --release gpt2-small-res-jb --db {db_path}` first")
+        raise IngestInputError(f"catalog {db_path} holds no SAEs yet, so there is no enrichment to recompute; ingest "
+                               f"some with `llcat-ingest run --release gpt2-small-res-jb --db {db_path}` first")
     return saes_of_model
 
 
@@ -88,41 +81,24 @@ def _plan(db_path: Path, token_sets_file: Path | None, drop_missing_sets: bool) 
     return plans
 
 
-def recompute_enrichment(db_path: Path, token_sets_file: Path | None, device_name: str = "auto",
-                         chunk_size: int | None = None, n_directions: int = 2048, seed: int = 0,
-                         drop_missing_sets: bool = False) -> list[str]:
-    """Rescore every SAE of every model in the catalog against the current library; returns the SAE ids done.
+def recompute_enrichment(config: IngestConfig) -> list[str]:
+    """Rescore every SAE of every model in the catalog ``config.db`` against the current library (the
+    built-in sets and ``config.token_sets_file``); returns the SAE ids done.
 
     Every model's library is built and checked first: a stored set the library cannot build stops the
-    command before anything is written, unless ``drop_missing_sets`` (then those sets are deleted).
+    command before anything is written, unless ``config.drop_missing_sets`` (then those sets are deleted).
     """
-    device = resolve_device(device_name)
-    chunk_size = chunk_size or DEFAULT_CHUNK_SIZE[device.type]
-    _check_options(chunk_size, n_directions)
-    plans = _plan(db_path, token_sets_file, drop_missing_sets)
-
-    def catalog() -> AbstractContextManager[duckdb.DuckDBPyConnection]:
-        return writing(db_path)
-
+    pipeline = SaePipeline.from_config(config)
+    plans = _plan(Path(config.db), config.token_sets_file, config.drop_missing_sets)
     done = []
     for plan in plans:
-        with catalog() as con:
+        with pipeline.catalog() as con:
             drop_token_sets(con, plan.model_name, plan.to_drop)
-        context = prepare_enrichment(catalog, plan.model_name, plan.W_U, plan.library, n_directions, seed, device)
+        scoring = pipeline.with_library(plan.model_name, plan.W_U, plan.library, config)
         for sae_id in tqdm(plan.sae_ids, desc=f"{plan.model_name} SAEs", unit="sae"):
-            _rescore_sae(catalog, sae_id, plan.W_U, context, device, chunk_size)
+            started = time.perf_counter()
+            scoring.rescore(sae_id, plan.W_U)
+            log.info("%s: enrichment for %d sets recomputed in %.1f s", sae_id, len(plan.library.sets),
+                     time.perf_counter() - started)
             done.append(sae_id)
     return done
-
-
-def _rescore_sae(catalog: CatalogOpener, sae_id: str, W_U: torch.Tensor, context: EnrichmentContext,
-                 device: torch.device, chunk_size: int) -> None:
-    started = time.perf_counter()
-    with catalog() as con:
-        W_dec = torch.from_numpy(load_decoder(con, sae_id))
-    d, direction = score_enrichment(W_dec, W_U, device, chunk_size, context.score, context.n_sets, label=sae_id)
-    p_value, p_null, q_value = context.significance(d)
-    rows = tables.enrichment_table(d, direction, p_value, p_null, q_value, context.set_ids)
-    with catalog() as con:
-        store.write_enrichment(con, sae_id, rows)
-    tqdm.write(f"{sae_id}: enrichment for {context.n_sets} sets recomputed in {time.perf_counter() - started:.1f} s")

@@ -1,42 +1,44 @@
 """The batch ingest job: ``IngestRunner(config).run()``.
 
-For each SAE: locate its folder (download for a release), load and validate it, analyse every
-feature in chunks on the chosen device, then write the whole SAE in one short transaction. The
-catalog's write lock is held only for those writes, so readers can browse while a run computes.
-SAEs already stored from the same weights and analysis version are skipped unless ``force``.
+For each SAE: locate its folder (download for a release), load and validate it, then run it through
+the per-SAE pipeline (``ingest.pipeline``): analyse every feature in chunks on the chosen device and
+write the whole SAE in one short transaction. The catalog's write lock is held only for those writes,
+so readers can browse while a run computes. Every SAE is validated before anything is written. SAEs
+already stored from the same weights and analysis version are skipped unless ``force``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import shlex
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from tqdm.auto import tqdm
 
 from catalog import store
-from catalog.connect import writing
 from catalog.errors import CatalogError
 from ingest import tables
-from ingest.analysis.sae_analysis import analyze_sae
-from ingest.config import ANALYSIS_VERSION, DEFAULT_CHUNK_SIZE, IngestConfig
-from ingest.device import resolve_device
-from ingest.enrichment_stage import EnrichmentContext, build_token_sets, prepare_enrichment
+from ingest.config import ANALYSIS_VERSION, IngestConfig
+from ingest.enrichment_stage import build_token_sets
 from ingest.errors import IngestInputError
+from ingest.pipeline import SaePipeline
 from ingest.set_consistency import check_stored_sets, drop_token_sets
 from ingest.sources.hub import download_sae_folder, require_hub
 from ingest.sources.model import PROCESSING, LoadedModel, load_model
-from ingest.sources.registry import get_release
+from ingest.sources.registry import Release, ReleaseSae, get_release
 from ingest.sources.sae import LoadedSae, load_sae_folder
 from ingest.token_sets import TokenSetLibrary
 from ingest.version import library_versions, project_version
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,11 +73,12 @@ def remove_created_catalog(db: Path, run_id: str) -> None:
     except duckdb.Error:
         return  # locked by another writer, or not a database: leave it
     try:
-        tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        names = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         others = 0
-        if {"runs", "saes"} <= tables:
-            others = con.execute("SELECT (SELECT count(*) FROM runs WHERE run_id <> $r) + (SELECT count(*) FROM saes)",
-                                 {"r": run_id}).fetchone()[0]
+        if {"runs", "saes"} <= names:
+            row = con.execute("SELECT (SELECT count(*) FROM runs WHERE run_id <> $r) + (SELECT count(*) FROM saes)",
+                              {"r": run_id}).fetchone()
+            others = row[0] if row else 0
     finally:
         con.close()
     if others == 0:
@@ -85,56 +88,51 @@ def remove_created_catalog(db: Path, run_id: str) -> None:
 
 def _neuronpedia_id_from_cfg(sae: LoadedSae) -> str | None:
     raw = sae.cfg.raw
-    metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    metadata: dict[str, Any] = raw["metadata"] if isinstance(raw.get("metadata"), dict) else {}
     value = raw.get("neuronpedia_id") or metadata.get("neuronpedia_id")
     return value if isinstance(value, str) and value else None
 
 
 class IngestRunner:
     def __init__(self, config: IngestConfig) -> None:
-        self.config = config
-        self.device = resolve_device(config.device)
-        self.chunk_size = config.chunk_size or DEFAULT_CHUNK_SIZE[self.device.type]
-        if self.chunk_size <= 0:
-            raise IngestInputError(f"--chunk-size {self.chunk_size} must be a positive number of features")
-        if config.top_k <= 0:
-            raise IngestInputError(f"--top-k {config.top_k} must be a positive number of tokens (stored per feature and direction)")
-        if config.enrichment and config.null_directions <= 0:
-            raise IngestInputError(f"--null-directions {config.null_directions} must be a positive number of random directions "
-                                   "(the enrichment null); use --no-enrichment to skip enrichment")
+        self.config = config                                  # validated when it was made
+        self.pipeline = SaePipeline.from_config(config)       # resolves the device: CUDA asked for and absent fails here
+        self.device = self.pipeline.device
+        self.chunk_size = self.pipeline.chunk_size
 
     def catalog(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
         """A short-lived read-write connection (waits out other holders of the lock)."""
-        return writing(self.config.db)
+        return self.pipeline.catalog()
 
     def plan(self) -> tuple[list[SaeSource], str, str | None]:
         """The SAEs to ingest, the model to load and its catalog name; validates names and folders."""
         cfg = self.config
         if bool(cfg.release) == bool(cfg.sae_dirs):
-            raise IngestInputError("give either --release NAME (with optional --sae-id) or one or more --sae-dir DIR, not both and not neither")
+            raise IngestInputError("give either --release NAME (with optional --sae-id) or one or more --sae-dir DIR, "
+                                   "not both and not neither")
         if cfg.release:
             try:
                 release = get_release(cfg.release)
                 entries = release.select(cfg.sae_ids)
             except KeyError as error:
                 raise IngestInputError(error.args[0]) from error
-            sources = [SaeSource(release.name, e.id, e.neuronpedia_id,
-                                 (lambda e=e: download_sae_folder(release, e))) for e in entries]
+            sources = [SaeSource(release.name, e.id, e.neuronpedia_id, _downloader(release, e)) for e in entries]
             return sources, cfg.model or release.hf_model, cfg.model_name or release.model_name
         if cfg.sae_ids:
             raise IngestInputError("--sae-id selects SAEs of a --release; with --sae-dir, pass only the folders you want")
         if not cfg.model:
             raise IngestInputError("--sae-dir needs --model NAME_OR_PATH (the model whose W_U the SAEs write into)")
         sources = []
-        for folder in cfg.sae_dirs:
-            folder = Path(folder)
+        for folder in map(Path, cfg.sae_dirs):
             if not folder.is_dir():
-                raise IngestInputError(f"--sae-dir {folder} does not exist or is not a folder; pass a folder in the SAELens layout (cfg.json, sae_weights.safetensors)")
-            sources.append(SaeSource(cfg.release_name, folder.resolve().name, None, lambda folder=folder: folder))
+                raise IngestInputError(f"--sae-dir {folder} does not exist or is not a folder; pass a folder in the "
+                                       "SAELens layout (cfg.json, sae_weights.safetensors)")
+            sources.append(SaeSource(cfg.release_name, folder.resolve().name, None, _on_disk(folder)))
         names = [s.sae_id for s in sources]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise IngestInputError(f"--sae-dir folders share the names {duplicates}; each SAE's folder name becomes its id, so rename one")
+            raise IngestInputError(f"--sae-dir folders share the names {duplicates}; each SAE's folder name becomes "
+                                   "its id, so rename one")
         return sources, cfg.model, cfg.model_name
 
     def _load_checked(self, source: SaeSource, model: LoadedModel) -> LoadedSae:
@@ -144,7 +142,8 @@ class IngestRunner:
                 f"SAE {source.sae_id} ({sae.folder}) has d_in {sae.cfg.d_in} but model {model.model_name!r} has d_model "
                 f"{model.d_model}; the SAE was trained on another model: pass the matching --model")
         if sae.cfg.model_name and sae.cfg.model_name not in (model.model_name, model.source):
-            print(f"note: SAE {source.sae_id} says it was trained on {sae.cfg.model_name!r}; ingesting against {model.model_name!r}", file=sys.stderr)
+            log.info("note: SAE %s says it was trained on %r; ingesting against %r", source.sae_id, sae.cfg.model_name,
+                     model.model_name)
         return sae
 
     def run(self) -> RunSummary:
@@ -187,7 +186,7 @@ class IngestRunner:
 
     def _rescore_command(self) -> str:
         """The command that rescores this catalog's other SAEs with this run's token sets, runnable as written."""
-        command = f"python -m ingest sets --db {shlex.quote(str(self.config.db))}"
+        command = f"llcat-ingest rescore --db {shlex.quote(str(self.config.db))}"
         if self.config.token_sets_file:
             command += f" --token-sets {shlex.quote(str(self.config.token_sets_file))}"
         return command
@@ -203,8 +202,8 @@ class IngestRunner:
         model = load_model(model_ref, model_name)
         summary.timings["load_model_s"] = time.perf_counter() - started
         if cfg.top_k > model.d_vocab:
-            raise IngestInputError(f"--top-k {cfg.top_k} is more than the {model.d_vocab} tokens of model {model.model_name!r}; "
-                                   "pass a smaller --top-k")
+            raise IngestInputError(f"--top-k {cfg.top_k} is more than the {model.d_vocab} tokens of model "
+                                   f"{model.model_name!r}; pass a smaller --top-k")
         # Validate every SAE (downloading a release's) before anything is written: a bad folder or a
         # failed download leaves the catalog as it was.
         for source in sources:
@@ -215,18 +214,17 @@ class IngestRunner:
             drop_token_sets(con, model.model_name, to_drop)
             store.write_model(con, self._model_record(model, summary.run_id),
                               tables.tokens_table(model.vocab.raw, model.vocab.text), tables.unembed_table(model.W_U))
-            store.start_run(con, summary.run_id, project_version(), ANALYSIS_VERSION, str(self.device), cfg.to_json_dict(),
-                            library_versions())
+            store.start_run(con, summary.run_id, project_version(), ANALYSIS_VERSION, str(self.device),
+                            cfg.to_json_dict(), library_versions())
         status = "failed"
         try:
-            enrichment = None
+            pipeline = self.pipeline
             if library is not None:
                 started = time.perf_counter()
-                enrichment = prepare_enrichment(self.catalog, model.model_name, model.W_U, library,
-                                                cfg.null_directions, cfg.null_seed, self.device, self._rescore_command())
+                pipeline = pipeline.with_library(model.model_name, model.W_U, library, cfg, self._rescore_command())
                 summary.timings["token_sets_and_null_s"] = time.perf_counter() - started
             for source in tqdm(sources, desc="SAEs", unit="sae"):
-                self._ingest_one(source, model, enrichment, summary)
+                self._ingest_one(source, model, pipeline, summary)
             status = "finished"
         finally:  # a run that failed before writing any SAE leaves a "failed" row (or no file at all, see run)
             try:
@@ -236,43 +234,39 @@ class IngestRunner:
                 if status == "finished":
                     raise
                 # the run failed already (e.g. the disk is full): report that error, not this one
-                print(f"note: could not mark run {summary.run_id} as failed in the catalog ({error})", file=sys.stderr)
+                log.info("note: could not mark run %s as failed in the catalog (%s)", summary.run_id, error)
 
     def _model_record(self, model: LoadedModel, run_id: str) -> store.ModelRecord:
         return store.ModelRecord(model_name=model.model_name, d_model=model.d_model, d_vocab=model.d_vocab,
-                                 source=model.source, processing=PROCESSING, fingerprint=model.fingerprint, run_id=run_id)
+                                 source=model.source, processing=PROCESSING, fingerprint=model.fingerprint,
+                                 run_id=run_id)
 
-    def _ingest_one(self, source: SaeSource, model: LoadedModel, enrichment: EnrichmentContext | None,
-                    summary: RunSummary) -> None:
+    def _ingest_one(self, source: SaeSource, model: LoadedModel, pipeline: SaePipeline, summary: RunSummary) -> None:
         started = time.perf_counter()
         sae = self._load_checked(source, model)
         with self.catalog() as con:
             current = store.sae_is_current(con, source.sae_id, sae.fingerprint, ANALYSIS_VERSION)
         if current and not self.config.force:
-            tqdm.write(f"{source.sae_id}: already in the catalog from the same weights and analysis version; skipped (--force redoes it)")
+            log.info("%s: already in the catalog from the same weights and analysis version; skipped "
+                     "(--force redoes it)", source.sae_id)
             summary.skipped.append(source.sae_id)
             return
-        analysis = analyze_sae(sae.W_dec, model.W_U, self.device, self.chunk_size, self.config.top_k,
-                               enrichment=enrichment.score if enrichment else None,
-                               n_sets=enrichment.n_sets if enrichment else None, label=source.sae_name)
-        rows = {
-            "features": tables.features_table(analysis, sae.log10_density),
-            "decoder": tables.decoder_table(sae.W_dec),
-            "feature_tokens": tables.feature_tokens_table(analysis),
-        }
-        if enrichment is not None:
-            p_value, p_null, q_value = enrichment.significance(analysis.enrichment_d)
-            rows["enrichment"] = tables.enrichment_table(analysis.enrichment_d, analysis.enrichment_direction,
-                                                         p_value, p_null, q_value, enrichment.set_ids)
-        seconds = time.perf_counter() - started
         record = store.SaeRecord(
             sae_id=source.sae_id, release=source.release, sae_name=source.sae_name, hook_name=sae.cfg.hook_name,
             layer=sae.cfg.layer, model_name=model.model_name, d_in=sae.cfg.d_in, d_sae=sae.cfg.d_sae,
             neuronpedia_id=source.neuronpedia_id or _neuronpedia_id_from_cfg(sae), source=str(sae.folder),
-            weights_fingerprint=sae.fingerprint, analysis_version=ANALYSIS_VERSION, has_sparsity=sae.log10_density is not None,
-            cfg_json=json.dumps(sae.cfg.raw, sort_keys=True), run_id=summary.run_id, seconds=seconds)
-        with self.catalog() as con:
-            store.write_sae(con, record, rows)
+            weights_fingerprint=sae.fingerprint, analysis_version=ANALYSIS_VERSION,
+            has_sparsity=sae.log10_density is not None, cfg_json=json.dumps(sae.cfg.raw, sort_keys=True),
+            run_id=summary.run_id, seconds=0.0)
+        pipeline.ingest(sae.W_dec, model.W_U, record, sae.log10_density, started)
         summary.written.append(source.sae_id)
         summary.timings[source.sae_id] = time.perf_counter() - started
-        tqdm.write(f"{source.sae_id}: {sae.cfg.d_sae} features written in {time.perf_counter() - started:.1f} s")
+        log.info("%s: %d features written in %.1f s", source.sae_id, sae.cfg.d_sae, time.perf_counter() - started)
+
+
+def _downloader(release: Release, entry: ReleaseSae) -> Callable[[], Path]:
+    return lambda: download_sae_folder(release, entry)
+
+
+def _on_disk(folder: Path) -> Callable[[], Path]:
+    return lambda: folder

@@ -22,7 +22,7 @@ from ingest.errors import IngestInputError
 from ingest.token_sets import TokenSetLibrary
 from ingest.token_sets.nltk_data import FAMILY_PACKAGES, is_installed, setup_command
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 _NAMES_SHOWN = 6  # per family in the error line; the rest are counted
 
 
@@ -100,6 +100,6 @@ def drop_token_sets(con: duckdb.DuckDBPyConnection, model_name: str, names: Sequ
         # children first: enrichment, null and members reference the set
         for table_name in ("enrichment", "enrichment_null", "token_set_members", "token_sets"):
             con.execute(f"DELETE FROM {table_name} WHERE list_contains($ids, set_id)", {"ids": set_ids})
-    logger.info("dropped %d token sets of %r that the library no longer builds, with their enrichment: %s",
+    log.info("dropped %d token sets of %r that the library no longer builds, with their enrichment: %s",
                 len(set_ids), model_name, ", ".join(names))
 

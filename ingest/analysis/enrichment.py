@@ -1,8 +1,8 @@
 """Token-set enrichment of SAE features: the two-sample KS statistic, exact and chunked.
 
-DESIGN.md §4. For feature f and token set S (k members, V tokens) rank the tokens by logit weight,
-descending, and walk the list adding 1/k for a member and subtracting 1/(V-k) otherwise; D is the
-largest |running sum|. That walk is the two-sample Kolmogorov-Smirnov statistic between the logit
+Defined in docs/definitions.md. For feature f and token set S (k members, V tokens) rank the tokens
+by logit weight, descending, and walk the list adding 1/k for a member and subtracting 1/(V-k)
+otherwise; D is the largest |running sum|. That walk is the two-sample Kolmogorov-Smirnov statistic between the logit
 weights of members and non-members (``scipy.stats.ks_2samp``).
 
 Closed form. With p_1 < ... < p_k the members' 0-based positions in the descending order, the walk
@@ -49,16 +49,14 @@ import os
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-__all__ = ["SetIndex", "enrichment_scores", "ks_p_values", "kstwo_sf", "baseline_enrichment"]
+from ingest.analysis.ks_pvalues import ks_p_values, kstwo_sf
 
-# Re-exported: callers import every enrichment function from here.
-from ingest.analysis.baseline import baseline_enrichment  # noqa: E402
-from ingest.analysis.ks_pvalues import ks_p_values, kstwo_sf  # noqa: E402
+__all__ = ["SetIndex", "enrichment_scores", "ks_p_values", "kstwo_sf"]
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,7 +1,7 @@
 """Calibration null for token-set enrichment, and Benjamini-Hochberg q-values.
 
-DESIGN.md §4. Tokens are not independent samples and token sets are lexically coherent, so the
-KS p-value is far too optimistic: almost any direction in the residual stream "enriches" a set of
+Defined in docs/definitions.md. Tokens are not independent samples and token sets are lexically
+coherent, so the KS p-value is far too optimistic: almost any direction in the residual stream "enriches" a set of
 tokens that share an embedding neighbourhood. The null used instead: random unit directions of
 the residual space pushed through the same W_U, scored exactly like the features. p_null of a
 feature's d for a set is the fraction of random directions that score at least as high for that

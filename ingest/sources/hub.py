@@ -14,7 +14,6 @@ from ingest.errors import IngestInputError
 from ingest.sources.registry import Release, ReleaseSae
 from ingest.sources.sae import CFG_FILE, SPARSITY_FILE, WEIGHTS_FILE
 
-
 # The hub answers a HEAD on its front page in well under a second; a network that drops packets
 # would otherwise keep the probe waiting for the default 10 s.
 HUB_PROBE_TIMEOUT_S = 3.0

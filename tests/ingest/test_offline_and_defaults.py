@@ -25,7 +25,7 @@ def catalog_files(db: Path) -> list[Path]:
 
 def test_every_db_option_names_the_default_in_its_help():
     commands = build_parser()._subparsers._group_actions[0].choices
-    for name in ("run", "demo", "sets", "migrate"):
+    for name in ("run", "demo", "sets", "rescore", "migrate"):
         db = next(action for action in commands[name]._actions if "--db" in action.option_strings)
         assert "(default: $LLCAT_DB or catalog.duckdb)" in db.help, name
         assert db.default is None, name  # resolved when the command runs, not when the module is imported
@@ -41,10 +41,10 @@ def test_the_default_catalog_is_read_when_the_command_runs(env, expected, tmp_pa
     assert main(["migrate"]) == 2
     assert capsys.readouterr().err.strip() == (
         f"error: catalog {expected} does not exist, so there is nothing to migrate; pass --db with an existing catalog")
-    assert main(["sets"]) == 2
+    assert main(["rescore"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: catalog {expected} does not exist")
-    assert f"`python -m ingest demo --db {expected}`" in err  # the suggested command builds the file named
+    assert f"`llcat-ingest demo --db {expected}`" in err  # the suggested command builds the file named
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,4 +1,4 @@
-"""`python -m ingest sets --db ... --token-sets FILE`: enrichment rescored from the stored vectors alone."""
+"""`llcat-ingest rescore --db ... --token-sets FILE`: enrichment rescored from the stored vectors alone."""
 
 import shutil
 
@@ -19,7 +19,7 @@ def test_a_new_user_set_is_scored_for_every_feature_and_matches_ks_2samp(demo_db
     sets_file = tmp_path / "sets.toml"
     sets_file.write_text('[sets.ends_with_ing]\nregex = "ing$"\n')
     before = snapshot(db)
-    assert main(["sets", "--db", str(db), "--token-sets", str(sets_file), "--device", "cpu", "--null-directions", "64"]) == 0
+    assert main(["rescore", "--db", str(db), "--token-sets", str(sets_file), "--device", "cpu", "--null-directions", "64"]) == 0
     assert "enrichment recomputed for 3 SAEs" in capsys.readouterr().out
     after = snapshot(db)
     for untouched in ("features", "decoder", "feature_tokens", "saes", "unembed"):

@@ -42,7 +42,7 @@ def query(db, sql):
 
 
 def rescore(db, *extra):
-    return main(["sets", "--db", str(db), "--device", "cpu", "--null-directions", "16", *extra])
+    return main(["rescore", "--db", str(db), "--device", "cpu", "--null-directions", "16", *extra])
 
 
 def test_rescoring_without_nltk_data_stops_before_writing(catalog, no_nltk_data, capsys):

@@ -1,8 +1,9 @@
-"""The notebook's enrichment method, kept as the benchmark's baseline and as a test oracle."""
+"""The notebook's enrichment method, kept as the benchmarks' baseline and as a test oracle for
+``ingest.analysis.enrichment.enrichment_scores``; not part of the product."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

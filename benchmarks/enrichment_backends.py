@@ -1,6 +1,7 @@
-"""Micro benchmark for token-set enrichment (not a test).
+"""Micro benchmark for token-set enrichment (not a test): ``enrichment_scores`` per backend and thread
+count against the notebook's method (``benchmarks.enrichment_baseline``).
 
-    python -m ingest.analysis.bench_enrichment [--features 256] [--sets 150] [--vocab 50257]
+    python -m benchmarks.enrichment_backends [--features 256] [--sets 150] [--vocab 50257]
                                                [--library loguniform|gpt2like] [--threads 1 2]
 
 Libraries: "loguniform" draws set sizes log-uniform in [10, 30000]; "gpt2like" mimics the
@@ -13,12 +14,14 @@ slice, and p-value timings.
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 
 import numpy as np
 import torch
 
-from ingest.analysis.enrichment import SetIndex, baseline_enrichment, enrichment_scores, ks_p_values
+from benchmarks.enrichment_baseline import baseline_enrichment
+from ingest.analysis.enrichment import SetIndex, enrichment_scores, ks_p_values
 
 
 def random_library(n_sets: int, vocab_size: int, seed: int = 0) -> list[np.ndarray]:
@@ -54,15 +57,21 @@ def timed(fn, repeat: int = 1) -> float:
     return best
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--features", type=int, default=256)
-    ap.add_argument("--sets", type=int, default=150)
-    ap.add_argument("--vocab", type=int, default=50257)
-    ap.add_argument("--baseline-features", type=int, default=8)
-    ap.add_argument("--library", choices=["loguniform", "gpt2like"], default="loguniform")
-    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    args = ap.parse_args()
+def _cuda_scores(logits: torch.Tensor, index: SetIndex) -> None:
+    enrichment_scores(logits, index)
+    torch.cuda.synchronize()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.enrichment_backends", description=__doc__.splitlines()[0])
+    ap.add_argument("--features", type=int, default=256, help="features (Gaussian logit rows) scored (default 256)")
+    ap.add_argument("--sets", type=int, default=150, help="token sets of the loguniform library (default 150)")
+    ap.add_argument("--vocab", type=int, default=50257, help="vocabulary size V (default 50257)")
+    ap.add_argument("--baseline-features", type=int, default=8, help="features the notebook baseline scores (default 8)")
+    ap.add_argument("--library", choices=["loguniform", "gpt2like"], default="loguniform",
+                    help="set sizes log-uniform in [10, 30000], or shaped like the notebook's library")
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts of the numpy backend")
+    args = ap.parse_args(argv)
     V, F = args.vocab, args.features
     library = random_library(args.sets, V) if args.library == "loguniform" else gpt2like_library(V)
     t_build = timed(lambda: SetIndex.build(library, V))
@@ -71,16 +80,15 @@ def main() -> None:
           f"walked={index.member_ids.size} build={t_build * 1e3:.0f} ms")
     logits = torch.randn(F, V, generator=torch.Generator().manual_seed(0))
     for n_threads in args.threads:
-        t = timed(lambda: enrichment_scores(logits, index, backend="numpy", n_threads=n_threads), repeat=3)
+        t = timed(functools.partial(enrichment_scores, logits, index, backend="numpy", n_threads=n_threads), repeat=3)
         print(f"numpy, {n_threads} thread(s): {t / F * 1e3:.2f} ms/feature ({F} features)")
     nt = min(F, 32)
     t = timed(lambda: enrichment_scores(logits[:nt], index, backend="torch"), repeat=2)
     print(f"torch on CPU: {t / nt * 1e3:.2f} ms/feature ({nt} features)")
     if torch.cuda.is_available():
         lc = logits.cuda()
-        enrichment_scores(lc, index)
-        torch.cuda.synchronize()
-        t = timed(lambda: (enrichment_scores(lc, index), torch.cuda.synchronize()), repeat=3)
+        _cuda_scores(lc, index)
+        t = timed(lambda: _cuda_scores(lc, index), repeat=3)
         print(f"cuda  : {t / F * 1e3:.3f} ms/feature")
     nb = args.baseline_features
     t = timed(lambda: baseline_enrichment(logits[:nb], library))
