@@ -55,11 +55,11 @@ class Child:
 
     def wait_for(self, text: str, count: int = 1, timeout_s: float = 180) -> None:
         deadline = time.monotonic() + timeout_s
-        while sum(text in line for line in self.lines) < count:
+        while sum(text in line for line in self.lines + self.errors) < count:   # progress lines are on stderr
             if self.process.poll() is not None:
                 for reader in self._readers:
                     reader.join(timeout=5)
-                if sum(text in line for line in self.lines) >= count:
+                if sum(text in line for line in self.lines + self.errors) >= count:
                     return
                 pytest.fail(f"ingest exited ({self.process.returncode}) before printing {text!r}: "
                             f"{self.lines[-5:]}\n" + "\n".join(self.errors[-20:]))

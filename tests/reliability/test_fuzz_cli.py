@@ -114,15 +114,15 @@ def argument_lists(draw, world: dict, work: Path) -> list[str]:
         "--cache-dir": path,
     }
     flags = ["--no-enrichment", "--force", "-h", "--bogus", "extra-word", "--", "-"]
-    command = draw(st.sampled_from(["run"] * 6 + ["sets"] * 2 + ["releases", "migrate", "bogus"]))
+    command = draw(st.sampled_from(["run"] * 6 + ["rescore"] * 2 + ["releases", "migrate", "bogus"]))
     if command == "run":   # start from a working command line, then add or change things
         argv = ["run", "--model", world["model"], "--sae-dir", world["new"], "--db", paths["catalog"], "--device", "cpu",
                 "--null-directions", "8"]   # an SAE the catalog lacks: a valid line analyses and writes it
-    elif command == "sets":
-        argv = ["sets", "--db", paths["catalog"], "--device", "cpu", "--null-directions", "8"]
+    elif command == "rescore":
+        argv = ["rescore", "--db", paths["catalog"], "--device", "cpu", "--null-directions", "8"]
     else:
         argv = [command]
-    valid = {"run": RUN_OPTIONS, "sets": SETS_OPTIONS, "migrate": ["--db"]}.get(command, [])
+    valid = {"run": RUN_OPTIONS, "rescore": SETS_OPTIONS, "migrate": ["--db"]}.get(command, [])
     for _ in range(draw(st.integers(0, 4))):
         kind = draw(st.integers(0, 7))
         if kind == 0:
@@ -221,7 +221,7 @@ def test_sets_recompute_refuses_impossible_numbers(extra, message, cli_world, tm
     shutil.copy(cli_world["db"], catalog)
     before = snapshot(catalog)
     capsys.readouterr()
-    assert cli_main(["sets", "--db", str(catalog), "--device", "cpu", *extra]) == 2
+    assert cli_main(["rescore", "--db", str(catalog), "--device", "cpu", *extra]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and message in err[-1], err[-3:]
     assert snapshot(catalog) == before
