@@ -47,9 +47,9 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -89,7 +89,7 @@ class SetIndex:
         return len(self.set_sizes)
 
     @classmethod
-    def build(cls, member_ids: Sequence[np.ndarray], vocab_size: int) -> "SetIndex":
+    def build(cls, member_ids: Sequence[np.ndarray], vocab_size: int) -> SetIndex:
         """member_ids[s] = unique token ids of set s in [0, vocab_size).
 
         Raises ValueError naming the set when it is empty, covers the whole vocabulary, has ids out
@@ -147,7 +147,7 @@ class SetIndex:
             k_m=walk_sizes[seg].astype(int_dtype),
             pos_dtype=pos_dtype,
             desc_positions=np.arange(V - 1, -1, -1).astype(pos_dtype),
-            segments=tuple(zip(starts[:-1].tolist(), starts[1:].tolist())),
+            segments=tuple(zip(starts[:-1].tolist(), starts[1:].tolist(), strict=True)),
             token_ptr=np.concatenate([[0], np.cumsum(np.bincount(members, minlength=V))]),
             token_sets=seg[np.argsort(members, kind="stable")],
         )
@@ -264,7 +264,7 @@ def _sides_numpy(x: np.ndarray, index: SetIndex, n_threads: int) -> tuple[np.nda
     return amax, bmin
 
 
-_DEVICE_ARRAYS: "weakref.WeakKeyDictionary[SetIndex, dict]" = weakref.WeakKeyDictionary()
+_DEVICE_ARRAYS: weakref.WeakKeyDictionary[SetIndex, dict] = weakref.WeakKeyDictionary()
 
 
 def _device_index(index: SetIndex, device: torch.device) -> dict[str, torch.Tensor]:

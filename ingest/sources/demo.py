@@ -109,7 +109,7 @@ def _write_sae(folder: Path, hook_name: str, layer: int, schema: str, with_spars
     W_dec /= W_dec.norm(dim=1, keepdim=True)
     slots = torch.randperm(D_SAE, generator=generator)[: len(PLANTED_SETS)].tolist()
     planted = {}
-    for group, (name, feature) in enumerate(zip(PLANTED_SETS, slots)):
+    for group, (name, feature) in enumerate(zip(PLANTED_SETS, slots, strict=True)):
         noisy = directions[group] + 0.05 * torch.randn(D_MODEL, generator=generator)
         W_dec[feature] = noisy / noisy.norm()
         planted[name] = feature
@@ -138,7 +138,7 @@ def build_demo_folders(cache_dir: Path | None = None) -> DemoFolders:
     members = planted_members(vocab)
     _write_model(root / "model", _planted_unembedding(generator, len(vocab), members, directions), generator)
     planted = {}
-    for folder, (hook_name, layer, schema, with_sparsity) in zip(sae_folders, DEMO_SAES):
+    for folder, (hook_name, layer, schema, with_sparsity) in zip(sae_folders, DEMO_SAES, strict=True):
         planted[folder.name] = _write_sae(folder, hook_name, layer, schema, with_sparsity, directions, generator)
     manifest.write_text(json.dumps({"version": DEMO_VERSION, "planted": planted}, indent=2))
     return DemoFolders(root=root, model=root / "model", saes=sae_folders, planted=planted)

@@ -50,7 +50,7 @@ class Vocabulary:
         return {decoded: token_id for decoded, token_id in first.items() if decoded not in ambiguous}
 
     @classmethod
-    def from_tokenizer(cls, model_name: str, tokenizer: Any) -> "Vocabulary":
+    def from_tokenizer(cls, model_name: str, tokenizer: Any) -> Vocabulary:
         """Read raw and decoded strings from a Hugging Face tokenizer."""
         size = len(tokenizer)
         ids = list(range(size))

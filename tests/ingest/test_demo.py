@@ -89,7 +89,7 @@ def test_p_values_are_bounded_and_q_dominates_p_null(con):
 def test_demo_is_deterministic(tmp_path, demo_db):
     again = build_demo_folders(tmp_path / "cache")
     first = build_demo_folders(demo_db.parent / "cache")
-    for a, b in zip(again.saes, first.saes):
+    for a, b in zip(again.saes, first.saes, strict=True):
         assert (a / "sae_weights.safetensors").read_bytes() == (b / "sae_weights.safetensors").read_bytes()
     assert again.planted == first.planted
 

@@ -93,12 +93,12 @@ def test_matches_ks_2samp_with_ties(backend):
     rng = np.random.default_rng(1)
     V = 40
     exact_ties = exact_ties_complemented = 0
-    for trial in range(30):
+    for _trial in range(30):
         logits = rng.integers(-3, 4, (3, V)).astype(np.float32)
         sets = random_sets(rng, V, 4)
         index = SetIndex.build(sets, V)
         d, direction = enrichment_scores(torch.from_numpy(logits), index, backend=backend)
-        for f, s, members, ks, top, bottom in checked_against_ks(logits, sets, d):
+        for f, s, _members, ks, top, bottom in checked_against_ks(logits, sets, d):
             if top == bottom:
                 exact_ties += 1
                 exact_ties_complemented += int(index.complemented[s])
@@ -127,7 +127,7 @@ def test_tie_paths_agree_with_ks_2samp_at_larger_vocab(backend, monkeypatch):
     d, direction = enrichment_scores(torch.from_numpy(logits), SetIndex.build(sets, V), backend=backend)
     if backend == "numpy":
         assert sorted(r is None for r in paths) == [False, False, True, True]
-    for f, s, members, ks, top, bottom in checked_against_ks(logits, sets, d):
+    for f, s, _members, ks, top, bottom in checked_against_ks(logits, sets, d):
         assert direction[f, s].item() == (1 if top > bottom else -1), (f, s)
         if top != bottom:
             assert direction[f, s].item() == -ks.statistic_sign, (f, s)
