@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--features", type=int, default=256, help="features (Gaussian logit rows) scored (default 256)")
     ap.add_argument("--sets", type=int, default=150, help="token sets of the loguniform library (default 150)")
     ap.add_argument("--vocab", type=int, default=50257, help="vocabulary size V (default 50257)")
-    ap.add_argument("--baseline-features", type=int, default=8, help="features the notebook baseline scores (default 8)")
+    ap.add_argument("--baseline-features", type=int, default=8,
+                    help="features the notebook baseline scores (default 8)")
     ap.add_argument("--library", choices=["loguniform", "gpt2like"], default="loguniform",
                     help="set sizes log-uniform in [10, 30000], or shaped like the notebook's library")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts of the numpy backend")

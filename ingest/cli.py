@@ -29,8 +29,8 @@ from ingest.errors import IngestInputError
 
 DB_HELP = "catalog file (default: $LLCAT_DB or catalog.duckdb)"
 TOKEN_SETS_HELP = "extra token sets from a TOML or YAML file (added to the built-in library)"
-DROP_HELP = ("delete the catalog's token sets that the current library cannot build (e.g. NLTK data missing), with their "
-             "enrichment, instead of stopping")
+DROP_HELP = ("delete the catalog's token sets that the current library cannot build (e.g. NLTK data missing), "
+             "with their enrichment, instead of stopping")
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -53,24 +53,30 @@ def _add_scoring(parser: argparse.ArgumentParser) -> None:
 def _add_ingest(parser: argparse.ArgumentParser) -> None:
     """The options of the commands that ingest SAEs (run, demo)."""
     _add_scoring(parser)
-    parser.add_argument("--top-k", type=int, default=10, metavar="K", help="top and bottom tokens stored per feature (default 10)")
+    parser.add_argument("--top-k", type=int, default=10, metavar="K",
+                        help="top and bottom tokens stored per feature (default 10)")
     parser.add_argument("--force", action="store_true", help="recompute SAEs already in the catalog")
     parser.add_argument("--no-enrichment", action="store_true", help="skip token set enrichment")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="llcat-ingest", description="Build a logit-lens SAE feature catalog in DuckDB.")
+    parser = argparse.ArgumentParser(prog="llcat-ingest",
+                                     description="Build a logit-lens SAE feature catalog in DuckDB.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="ingest SAEs from a release or from SAELens folders",
                               description="Ingest SAEs from a release or from SAELens folders.")
     _add_db(run)
-    run.add_argument("--model", metavar="NAME_OR_PATH", help="hub id (e.g. gpt2) or local Hugging Face model folder; a --release brings its own")
-    run.add_argument("--model-name", metavar="NAME", help="the catalog's name for the model (default: the release's, or the folder name)")
+    run.add_argument("--model", metavar="NAME_OR_PATH",
+                     help="hub id (e.g. gpt2) or local Hugging Face model folder; a --release brings its own")
+    run.add_argument("--model-name", metavar="NAME",
+                     help="the catalog's name for the model (default: the release's, or the folder name)")
     run.add_argument("--release", metavar="NAME", help="a release from the registry, e.g. gpt2-small-res-jb")
-    run.add_argument("--sae-id", action="append", default=[], metavar="ID", help="an SAE of the release (repeatable; default all)")
+    run.add_argument("--sae-id", action="append", default=[], metavar="ID",
+                     help="an SAE of the release (repeatable; default all)")
     run.add_argument("--sae-dir", action="append", default=[], type=Path, metavar="DIR",
                      help="an SAE folder in SAELens layout (repeatable)")
-    run.add_argument("--release-name", default="local", metavar="NAME", help="release name recorded for --sae-dir SAEs (default local)")
+    run.add_argument("--release-name", default="local", metavar="NAME",
+                     help="release name recorded for --sae-dir SAEs (default local)")
     _add_ingest(run)
     demo = commands.add_parser("demo", help="build the embedded demo catalog (no network needed)",
                                description="Build the embedded demo catalog (no network needed).")
@@ -159,7 +165,8 @@ def _cmd_migrate(args: argparse.Namespace) -> None:
     from catalog.schema import recorded_version
 
     if not Path(args.db).exists():
-        raise IngestInputError(f"catalog {args.db} does not exist, so there is nothing to migrate; pass --db with an existing catalog")
+        raise IngestInputError(f"catalog {args.db} does not exist, so there is nothing to migrate; pass --db with an "
+                               "existing catalog")
     con = open_for_write(args.db)  # upgrades in one transaction
     try:
         steps = con.execute("SELECT version, description FROM schema_migrations ORDER BY version").fetchall()

@@ -27,14 +27,17 @@ def demo_summary(db_path: Path) -> str:
                 "SELECT s.sae_id, s.layer, s.d_sae, count(f.feature) FROM saes s LEFT JOIN features f USING (sae_id)"
                 " GROUP BY ALL ORDER BY s.sae_id").fetchall():
             lines.append(f"  {sae_id:40s} layer {layer}  {n_features}/{d_sae} features")
-        n_sets, n_rows = con.execute("SELECT (SELECT count(*) FROM token_sets), (SELECT count(*) FROM enrichment)").fetchone()
+        n_sets, n_rows = con.execute(
+            "SELECT (SELECT count(*) FROM token_sets), (SELECT count(*) FROM enrichment)"
+        ).fetchone()
         lines.append(f"  {n_sets} token sets, {n_rows} enrichment rows")
         lines.append("  most skewed features:")
         for sae_id, feature, skewness, tokens in con.execute(
-                "SELECT f.sae_id, f.feature, f.skewness, string_agg(t.token, '|' ORDER BY ft.rank)"
-                " FROM features f JOIN feature_tokens ft USING (sae_id, feature) JOIN saes s USING (sae_id)"
-                " JOIN tokens t ON t.model_name = s.model_name AND t.token_id = ft.token_id"
-                " WHERE ft.direction = 'top' AND ft.rank < 5 GROUP BY ALL ORDER BY f.skewness DESC LIMIT 5").fetchall():
+            "SELECT f.sae_id, f.feature, f.skewness, string_agg(t.token, '|' ORDER BY ft.rank)"
+            " FROM features f JOIN feature_tokens ft USING (sae_id, feature) JOIN saes s USING (sae_id)"
+            " JOIN tokens t ON t.model_name = s.model_name AND t.token_id = ft.token_id"
+            " WHERE ft.direction = 'top' AND ft.rank < 5 GROUP BY ALL ORDER BY f.skewness DESC LIMIT 5"
+        ).fetchall():
             lines.append(f"    {sae_id} #{feature}: skewness {skewness:.2f}, top tokens {tokens!r}")
         return "\n".join(lines)
     finally:

@@ -34,8 +34,8 @@ def find_in_catalog(model_ref: str, db: Path, db_given: bool) -> CatalogModel | 
     """The model from the catalog ``db`` when it holds it; None otherwise (also when a default ``db`` is absent)."""
     if not db.exists():
         if db_given:
-            raise IngestInputError(f"catalog {db} (--db) does not exist; pass an existing catalog, or leave --db out to "
-                                   f"load model {model_ref!r} itself")
+            raise IngestInputError(f"catalog {db} (--db) does not exist; pass an existing catalog, or leave --db "
+                                   f"out to load model {model_ref!r} itself")
         return None
     con = open_read_only(db)
     try:

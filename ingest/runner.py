@@ -96,7 +96,7 @@ def _neuronpedia_id_from_cfg(sae: LoadedSae) -> str | None:
 class IngestRunner:
     def __init__(self, config: IngestConfig) -> None:
         self.config = config                                  # validated when it was made
-        self.pipeline = SaePipeline.from_config(config)       # resolves the device: CUDA asked for and absent fails here
+        self.pipeline = SaePipeline.from_config(config)  # resolves the device: CUDA asked for and absent fails here
         self.device = self.pipeline.device
         self.chunk_size = self.pipeline.chunk_size
 
@@ -108,8 +108,10 @@ class IngestRunner:
         """The SAEs to ingest, the model to load and its catalog name; validates names and folders."""
         cfg = self.config
         if bool(cfg.release) == bool(cfg.sae_dirs):
-            raise IngestInputError("give either --release NAME (with optional --sae-id) or one or more --sae-dir DIR, "
-                                   "not both and not neither")
+            raise IngestInputError(
+                "give either --release NAME (with optional --sae-id) or one or more --sae-dir DIR, "
+                "not both and not neither"
+            )
         if cfg.release:
             try:
                 release = get_release(cfg.release)
@@ -119,31 +121,41 @@ class IngestRunner:
             sources = [SaeSource(release.name, e.id, e.neuronpedia_id, _downloader(release, e)) for e in entries]
             return sources, cfg.model or release.hf_model, cfg.model_name or release.model_name
         if cfg.sae_ids:
-            raise IngestInputError("--sae-id selects SAEs of a --release; with --sae-dir, pass only the folders you want")
+            raise IngestInputError(
+                "--sae-id selects SAEs of a --release; with --sae-dir, pass only the folders you want"
+            )
         if not cfg.model:
             raise IngestInputError("--sae-dir needs --model NAME_OR_PATH (the model whose W_U the SAEs write into)")
         sources = []
         for folder in map(Path, cfg.sae_dirs):
             if not folder.is_dir():
-                raise IngestInputError(f"--sae-dir {folder} does not exist or is not a folder; pass a folder in the "
-                                       "SAELens layout (cfg.json, sae_weights.safetensors)")
+                raise IngestInputError(
+                    f"--sae-dir {folder} does not exist or is not a folder; pass a folder in the "
+                    "SAELens layout (cfg.json, sae_weights.safetensors)"
+                )
             sources.append(SaeSource(cfg.release_name, folder.resolve().name, None, _on_disk(folder)))
         names = [s.sae_id for s in sources]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise IngestInputError(f"--sae-dir folders share the names {duplicates}; each SAE's folder name becomes "
-                                   "its id, so rename one")
+            raise IngestInputError(
+                f"--sae-dir folders share the names {duplicates}; each SAE's folder name becomes its id, so rename one"
+            )
         return sources, cfg.model, cfg.model_name
 
     def _load_checked(self, source: SaeSource, model: LoadedModel) -> LoadedSae:
         sae = load_sae_folder(source.locate())
         if sae.cfg.d_in != model.d_model:
             raise IngestInputError(
-                f"SAE {source.sae_id} ({sae.folder}) has d_in {sae.cfg.d_in} but model {model.model_name!r} has d_model "
-                f"{model.d_model}; the SAE was trained on another model: pass the matching --model")
+                f"SAE {source.sae_id} ({sae.folder}) has d_in {sae.cfg.d_in} but model {model.model_name!r} "
+                f"has d_model {model.d_model}; the SAE was trained on another model: pass the matching --model"
+            )
         if sae.cfg.model_name and sae.cfg.model_name not in (model.model_name, model.source):
-            log.info("note: SAE %s says it was trained on %r; ingesting against %r", source.sae_id, sae.cfg.model_name,
-                     model.model_name)
+            log.info(
+                "note: SAE %s says it was trained on %r; ingesting against %r",
+                source.sae_id,
+                sae.cfg.model_name,
+                model.model_name,
+            )
         return sae
 
     def run(self) -> RunSummary:
@@ -202,8 +214,10 @@ class IngestRunner:
         model = load_model(model_ref, model_name)
         summary.timings["load_model_s"] = time.perf_counter() - started
         if cfg.top_k > model.d_vocab:
-            raise IngestInputError(f"--top-k {cfg.top_k} is more than the {model.d_vocab} tokens of model "
-                                   f"{model.model_name!r}; pass a smaller --top-k")
+            raise IngestInputError(
+                f"--top-k {cfg.top_k} is more than the {model.d_vocab} tokens of model "
+                f"{model.model_name!r}; pass a smaller --top-k"
+            )
         # Validate every SAE (downloading a release's) before anything is written: a bad folder or a
         # failed download leaves the catalog as it was.
         for source in sources:
@@ -212,10 +226,21 @@ class IngestRunner:
         to_drop = self._stored_sets_to_drop(model.model_name, library)
         with self.catalog() as con:
             drop_token_sets(con, model.model_name, to_drop)
-            store.write_model(con, self._model_record(model, summary.run_id),
-                              tables.tokens_table(model.vocab.raw, model.vocab.text), tables.unembed_table(model.W_U))
-            store.start_run(con, summary.run_id, project_version(), ANALYSIS_VERSION, str(self.device),
-                            cfg.to_json_dict(), library_versions())
+            store.write_model(
+                con,
+                self._model_record(model, summary.run_id),
+                tables.tokens_table(model.vocab.raw, model.vocab.text),
+                tables.unembed_table(model.W_U),
+            )
+            store.start_run(
+                con,
+                summary.run_id,
+                project_version(),
+                ANALYSIS_VERSION,
+                str(self.device),
+                cfg.to_json_dict(),
+                library_versions(),
+            )
         status = "failed"
         try:
             pipeline = self.pipeline
@@ -237,9 +262,15 @@ class IngestRunner:
                 log.info("note: could not mark run %s as failed in the catalog (%s)", summary.run_id, error)
 
     def _model_record(self, model: LoadedModel, run_id: str) -> store.ModelRecord:
-        return store.ModelRecord(model_name=model.model_name, d_model=model.d_model, d_vocab=model.d_vocab,
-                                 source=model.source, processing=PROCESSING, fingerprint=model.fingerprint,
-                                 run_id=run_id)
+        return store.ModelRecord(
+            model_name=model.model_name,
+            d_model=model.d_model,
+            d_vocab=model.d_vocab,
+            source=model.source,
+            processing=PROCESSING,
+            fingerprint=model.fingerprint,
+            run_id=run_id,
+        )
 
     def _ingest_one(self, source: SaeSource, model: LoadedModel, pipeline: SaePipeline, summary: RunSummary) -> None:
         started = time.perf_counter()
@@ -247,17 +278,30 @@ class IngestRunner:
         with self.catalog() as con:
             current = store.sae_is_current(con, source.sae_id, sae.fingerprint, ANALYSIS_VERSION)
         if current and not self.config.force:
-            log.info("%s: already in the catalog from the same weights and analysis version; skipped "
-                     "(--force redoes it)", source.sae_id)
+            log.info(
+                "%s: already in the catalog from the same weights and analysis version; skipped (--force redoes it)",
+                source.sae_id,
+            )
             summary.skipped.append(source.sae_id)
             return
         record = store.SaeRecord(
-            sae_id=source.sae_id, release=source.release, sae_name=source.sae_name, hook_name=sae.cfg.hook_name,
-            layer=sae.cfg.layer, model_name=model.model_name, d_in=sae.cfg.d_in, d_sae=sae.cfg.d_sae,
-            neuronpedia_id=source.neuronpedia_id or _neuronpedia_id_from_cfg(sae), source=str(sae.folder),
-            weights_fingerprint=sae.fingerprint, analysis_version=ANALYSIS_VERSION,
-            has_sparsity=sae.log10_density is not None, cfg_json=json.dumps(sae.cfg.raw, sort_keys=True),
-            run_id=summary.run_id, seconds=0.0)
+            sae_id=source.sae_id,
+            release=source.release,
+            sae_name=source.sae_name,
+            hook_name=sae.cfg.hook_name,
+            layer=sae.cfg.layer,
+            model_name=model.model_name,
+            d_in=sae.cfg.d_in,
+            d_sae=sae.cfg.d_sae,
+            neuronpedia_id=source.neuronpedia_id or _neuronpedia_id_from_cfg(sae),
+            source=str(sae.folder),
+            weights_fingerprint=sae.fingerprint,
+            analysis_version=ANALYSIS_VERSION,
+            has_sparsity=sae.log10_density is not None,
+            cfg_json=json.dumps(sae.cfg.raw, sort_keys=True),
+            run_id=summary.run_id,
+            seconds=0.0,
+        )
         pipeline.ingest(sae.W_dec, model.W_U, record, sae.log10_density, started)
         summary.written.append(source.sae_id)
         summary.timings[source.sae_id] = time.perf_counter() - started

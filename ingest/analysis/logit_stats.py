@@ -78,7 +78,8 @@ def moments(logits: torch.Tensor) -> Moments:
 
 
 def histogram(logits: torch.Tensor, n_bins: int = N_HIST_BINS) -> Histogram:
-    """Equal-width bins from each row's minimum to its maximum (numpy.histogram's rule: the maximum falls in the last bin)."""
+    """Equal-width bins from each row's minimum to its maximum (numpy.histogram's rule: the maximum falls in
+    the last bin)."""
     low = logits.amin(dim=1).to(torch.float64)
     high = logits.amax(dim=1).to(torch.float64)
     width = (high - low) / n_bins
@@ -86,7 +87,9 @@ def histogram(logits: torch.Tensor, n_bins: int = N_HIST_BINS) -> Histogram:
     bins = logits.to(torch.float64)
     bins.sub_(low[:, None]).div_(safe_width[:, None]).floor_().clamp_(0, n_bins - 1)
     counts = torch.zeros(logits.shape[0], n_bins, dtype=torch.int32, device=logits.device)
-    counts.scatter_add_(1, bins.to(torch.int64), torch.ones(1, 1, dtype=torch.int32, device=logits.device).expand(bins.shape))
+    counts.scatter_add_(
+        1, bins.to(torch.int64), torch.ones(1, 1, dtype=torch.int32, device=logits.device).expand(bins.shape)
+    )
     return Histogram(low=low, high=high, counts=counts)
 
 

@@ -23,13 +23,15 @@ MOMENT_NAMES = ("mean", "std", "skewness", "kurtosis")
 class SaeAnalysis:
     """Everything computed for one SAE, as numpy arrays indexed by feature."""
 
-    columns: dict[str, np.ndarray]      # features table columns: mean, std, ..., cos_kurtosis, logit_min, logit_max, decoder_norm
-    hist_counts: np.ndarray             # [d_sae, n_bins] int32
-    top_ids: np.ndarray                 # [d_sae, k] int64
-    top_values: np.ndarray              # [d_sae, k] float32
+    columns: dict[
+        str, np.ndarray
+    ]  # features table columns: mean, std, ..., cos_kurtosis, logit_min, logit_max, decoder_norm
+    hist_counts: np.ndarray  # [d_sae, n_bins] int32
+    top_ids: np.ndarray  # [d_sae, k] int64
+    top_values: np.ndarray  # [d_sae, k] float32
     bottom_ids: np.ndarray
     bottom_values: np.ndarray
-    enrichment_d: np.ndarray | None     # [d_sae, n_sets] float32
+    enrichment_d: np.ndarray | None  # [d_sae, n_sets] float32
     enrichment_direction: np.ndarray | None  # [d_sae, n_sets] int8
 
 
@@ -74,7 +76,7 @@ def analyze_sae(
         for start in range(0, d_sae, chunk_size):
             rows = slice(start, min(start + chunk_size, d_sae))
             decoder_chunk = W_dec[rows].to(device)
-            logits = decoder_chunk @ W_U_device                     # [chunk, d_vocab]
+            logits = decoder_chunk @ W_U_device  # [chunk, d_vocab]
             _store_moments(result, rows, "", logits)
             _store_moments(result, rows, "cos_", logits * inverse_norms)
             result.columns["decoder_norm"][rows] = decoder_chunk.norm(dim=1).double().cpu().numpy()

@@ -96,14 +96,27 @@ def _sae_cfg(hook_name: str, layer: int, schema: str) -> dict:
         return {"model_name": DEMO_MODEL_NAME, "hook_point": hook_name, "hook_point_layer": layer,
                 "hook_point_head_index": None, "d_in": D_MODEL, "d_sae": D_SAE, "dtype": "torch.float32",
                 "device": "mps", "context_size": 128, "dataset_path": "demo", "l1_coefficient": 8e-5, "lr": 4e-4}
-    cfg = {"d_in": D_MODEL, "d_sae": D_SAE, "dtype": "float32", "architecture": "standard", "apply_b_dec_to_input": True,
-           "normalize_activations": "none"}
+    cfg = {
+        "d_in": D_MODEL,
+        "d_sae": D_SAE,
+        "dtype": "float32",
+        "architecture": "standard",
+        "apply_b_dec_to_input": True,
+        "normalize_activations": "none",
+    }
     about = {"model_name": DEMO_MODEL_NAME, "hook_name": hook_name, "hook_head_index": None}
     return cfg | ({"metadata": about} if schema == "new-metadata" else about)
 
 
-def _write_sae(folder: Path, hook_name: str, layer: int, schema: str, with_sparsity: bool,
-               directions: torch.Tensor, generator: torch.Generator) -> dict[str, int]:
+def _write_sae(
+    folder: Path,
+    hook_name: str,
+    layer: int,
+    schema: str,
+    with_sparsity: bool,
+    directions: torch.Tensor,
+    generator: torch.Generator,
+) -> dict[str, int]:
     folder.mkdir(parents=True, exist_ok=True)
     W_dec = torch.randn(D_SAE, D_MODEL, generator=generator)
     W_dec /= W_dec.norm(dim=1, keepdim=True)
@@ -113,8 +126,15 @@ def _write_sae(folder: Path, hook_name: str, layer: int, schema: str, with_spars
         noisy = directions[group] + 0.05 * torch.randn(D_MODEL, generator=generator)
         W_dec[feature] = noisy / noisy.norm()
         planted[name] = feature
-    save_file({"W_enc": W_dec.T.contiguous(), "b_enc": torch.zeros(D_SAE), "W_dec": W_dec.contiguous(),
-               "b_dec": torch.zeros(D_MODEL)}, str(folder / "sae_weights.safetensors"))
+    save_file(
+        {
+            "W_enc": W_dec.T.contiguous(),
+            "b_enc": torch.zeros(D_SAE),
+            "W_dec": W_dec.contiguous(),
+            "b_dec": torch.zeros(D_MODEL),
+        },
+        str(folder / "sae_weights.safetensors"),
+    )
     if with_sparsity:
         log10_density = -1.0 - 4.0 * torch.rand(D_SAE, generator=generator)
         dead = torch.randperm(D_SAE, generator=generator)[:8]

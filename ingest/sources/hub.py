@@ -48,9 +48,9 @@ def require_hub(needs: str, alternative: str = RUN_ALTERNATIVE, outcome: str = "
     if reason is None:
         return
     raise IngestInputError(
-        f"the Hugging Face hub ({constants.ENDPOINT}) cannot be reached ({reason}), and {needs} must be downloaded from "
-        f"it{outcome}. Connect and re-run; or, if the files are already in the Hugging Face cache, re-run with "
-        f"HF_HUB_OFFLINE=1 set; or {alternative}")
+        f"the Hugging Face hub ({constants.ENDPOINT}) cannot be reached ({reason}), and {needs} must be "
+        f"downloaded from it{outcome}. Connect and re-run; or, if the files are already in the Hugging Face cache, "
+        f"re-run with HF_HUB_OFFLINE=1 set; or {alternative}")
 
 
 def download_sae_folder(release: Release, sae: ReleaseSae, revision: str | None = None) -> Path:
@@ -63,7 +63,8 @@ def download_sae_folder(release: Release, sae: ReleaseSae, revision: str | None 
 
     def failed(filename: str, error: Exception) -> IngestInputError:
         return IngestInputError(
-            f"could not download {sae.id}/{filename} (SAE {sae.id!r} of release {release.name!r}) from {release.repo_id} "
+            f"could not download {sae.id}/{filename} (SAE {sae.id!r} of release {release.name!r}) from "
+            f"{release.repo_id} "
             f"({type(error).__name__}: {error}); nothing was written for it: check the network (or HF_HUB_OFFLINE with "
             "a warm cache) and re-run, or download the folder yourself and pass --sae-dir")
 

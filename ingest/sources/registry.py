@@ -34,7 +34,8 @@ class Release:
             if entry.id == sae_id:
                 return entry
         valid = ", ".join(entry.id for entry in self.saes)
-        raise KeyError(f"release {self.name!r} has no SAE {sae_id!r}{_did_you_mean(sae_id, [s.id for s in self.saes])}; "
+        raise KeyError(f"release {self.name!r} has no SAE "
+                       f"{sae_id!r}{_did_you_mean(sae_id, [s.id for s in self.saes])}; "
                        f"valid --sae-id values: {valid}")
 
     def select(self, sae_ids: list[str] | None) -> list[ReleaseSae]:

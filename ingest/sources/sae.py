@@ -67,7 +67,8 @@ def _cfg_value(cfg: dict[str, Any], *keys: str) -> Any:
 def _positive_int(cfg_path: Path, cfg: dict[str, Any], key: str) -> int:
     value = cfg.get(key)
     if value is None:
-        raise IngestInputError(f"{cfg_path}: no {key!r}; an SAELens cfg.json must give d_in and d_sae (the SAE's input width and number of features)")
+        raise IngestInputError(f"{cfg_path}: no {key!r}; an SAELens cfg.json must give d_in and d_sae (the SAE's input "
+                               "width and number of features)")
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise IngestInputError(f"{cfg_path}: {key!r} is {reprlib.repr(value)}; it must be a positive integer")
     return value
@@ -75,20 +76,28 @@ def _positive_int(cfg_path: Path, cfg: dict[str, Any], key: str) -> int:
 
 def _read_cfg_json(cfg_path: Path) -> dict[str, Any]:
     if not cfg_path.is_file():
-        raise IngestInputError(f"{cfg_path} is missing; an SAE folder in the SAELens layout needs cfg.json, {WEIGHTS_FILE} and optionally {SPARSITY_FILE}")
+        raise IngestInputError(f"{cfg_path} is missing; an SAE folder in the SAELens layout needs cfg.json, "
+                               f"{WEIGHTS_FILE} and optionally {SPARSITY_FILE}")
     if cfg_path.stat().st_size > MAX_CFG_BYTES:
-        raise IngestInputError(f"{cfg_path} is {cfg_path.stat().st_size} bytes; an SAELens cfg.json is a few kB, so this is not one: fix or re-download the file")
+        raise IngestInputError(f"{cfg_path} is {cfg_path.stat().st_size} bytes; an SAELens cfg.json is a few kB, so "
+                               "this is not one: fix or re-download the file")
     try:
         cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         reason = "it nests too deeply" if isinstance(error, RecursionError) else str(error)
-        raise IngestInputError(f"{cfg_path} could not be read as JSON ({reason}); fix or re-download the file") from error
+        raise IngestInputError(
+            f"{cfg_path} could not be read as JSON ({reason}); fix or re-download the file"
+        ) from error
     if not isinstance(cfg, dict):
-        raise IngestInputError(f"{cfg_path} holds a JSON {type(cfg).__name__}, not an object; fix or re-download the file")
+        raise IngestInputError(
+            f"{cfg_path} holds a JSON {type(cfg).__name__}, not an object; fix or re-download the file"
+        )
     try:  # JSON escapes can spell lone surrogates, which no UTF-8 text (nor the catalog) can hold
         json.dumps(cfg, ensure_ascii=False).encode("utf-8")
     except (UnicodeEncodeError, ValueError, RecursionError) as error:
-        raise IngestInputError(f"{cfg_path} holds text that is not valid Unicode ({error}); fix or re-download the file") from error
+        raise IngestInputError(
+            f"{cfg_path} holds text that is not valid Unicode ({error}); fix or re-download the file"
+        ) from error
     return cfg
 
 
@@ -99,17 +108,29 @@ def parse_cfg(cfg_path: Path) -> SaeConfig:
     d_sae = _positive_int(cfg_path, cfg, "d_sae")
     hook_name = _cfg_value(cfg, "hook_name", "hook_point")
     if not isinstance(hook_name, str) or not hook_name:
-        raise IngestInputError(f"{cfg_path}: no hook name ('hook_name', 'metadata.hook_name' or 'hook_point'); add the hook the SAE reads, e.g. \"blocks.8.hook_resid_pre\"")
+        raise IngestInputError(
+            f"{cfg_path}: no hook name ('hook_name', 'metadata.hook_name' or 'hook_point'); add the "
+            'hook the SAE reads, e.g. "blocks.8.hook_resid_pre"'
+        )
     layer = _cfg_value(cfg, "hook_layer", "hook_point_layer")
     if layer is None:
         match = _LAYER_IN_HOOK.search(hook_name)
         layer = int(match.group(1)) if match else None
     if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer <= MAX_LAYER:
-        raise IngestInputError(f"{cfg_path}: cannot tell the layer (hook {reprlib.repr(hook_name)}, layer {reprlib.repr(layer)}); "
-                               f"add 'hook_layer' (an integer from 0 to {MAX_LAYER}) to cfg.json")
+        raise IngestInputError(
+            f"{cfg_path}: cannot tell the layer (hook {reprlib.repr(hook_name)}, layer "
+            f"{reprlib.repr(layer)}); "
+            f"add 'hook_layer' (an integer from 0 to {MAX_LAYER}) to cfg.json"
+        )
     model_name = _cfg_value(cfg, "model_name")
-    return SaeConfig(d_in=d_in, d_sae=d_sae, hook_name=hook_name, layer=layer,
-                     model_name=str(model_name) if model_name is not None else None, raw=cfg)
+    return SaeConfig(
+        d_in=d_in,
+        d_sae=d_sae,
+        hook_name=hook_name,
+        layer=layer,
+        model_name=str(model_name) if model_name is not None else None,
+        raw=cfg,
+    )
 
 
 def _read_tensor(path: Path, name: str, expected_shape: tuple[int, ...], cfg_path: Path) -> torch.Tensor:
@@ -118,20 +139,31 @@ def _read_tensor(path: Path, name: str, expected_shape: tuple[int, ...], cfg_pat
     try:
         with safe_open(str(path), framework="pt", device="cpu") as handle:
             if name not in handle.keys():
-                raise IngestInputError(f"{path} has no tensor {name!r} (it has {sorted(handle.keys())[:10]}); is it an SAELens {path.name}?")
+                raise IngestInputError(
+                    f"{path} has no tensor {name!r} (it has {sorted(handle.keys())[:10]}); is it an "
+                    f"SAELens {path.name}?"
+                )
             declared = handle.get_slice(name)
             shape, dtype = tuple(declared.get_shape()), str(declared.get_dtype())
             if shape != expected_shape:
-                raise IngestInputError(f"{path}: {name} has shape {list(shape)} but {cfg_path} says {list(expected_shape)}; the weights and cfg.json do not belong together")
+                raise IngestInputError(
+                    f"{path}: {name} has shape {list(shape)} but {cfg_path} says "
+                    f"{list(expected_shape)}; the weights and cfg.json do not belong together"
+                )
             if not dtype.startswith(("F", "BF")):
                 raise IngestInputError(f"{path}: {name} has dtype {dtype}; SAE weights must be floating point")
             tensor = handle.get_tensor(name)
     except IngestInputError:
         raise
     except Exception as error:  # safetensors raises its own error types for truncated or corrupt files
-        raise IngestInputError(f"{path} could not be read as safetensors ({error}); re-download or re-save the file") from error
+        raise IngestInputError(
+            f"{path} could not be read as safetensors ({error}); re-download or re-save the file"
+        ) from error
     if tuple(tensor.shape) != expected_shape or not tensor.is_floating_point():
-        raise IngestInputError(f"{path}: {name} read as {tensor.dtype} {list(tensor.shape)}, not floating point {list(expected_shape)}; re-download or re-save the file")
+        raise IngestInputError(
+            f"{path}: {name} read as {tensor.dtype} {list(tensor.shape)}, not floating point "
+            f"{list(expected_shape)}; re-download or re-save the file"
+        )
     return tensor.to(torch.float32)
 
 
@@ -146,7 +178,9 @@ def load_sae_folder(folder: Path | str) -> LoadedSae:
     """Load and validate one SAE folder; raises IngestInputError naming the file at fault."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise IngestInputError(f"SAE folder {folder} does not exist or is not a folder; pass a folder holding cfg.json and {WEIGHTS_FILE}")
+        raise IngestInputError(
+            f"SAE folder {folder} does not exist or is not a folder; pass a folder holding cfg.json and {WEIGHTS_FILE}"
+        )
     cfg_path = folder / CFG_FILE
     cfg = parse_cfg(cfg_path)
     weights_path = folder / WEIGHTS_FILE
@@ -156,14 +190,22 @@ def load_sae_folder(folder: Path | str) -> LoadedSae:
     bad = ~torch.isfinite(W_dec)
     if bad.any():
         rows = bad.any(dim=1).nonzero().flatten()[:5].tolist()
-        raise IngestInputError(f"{weights_path}: W_dec has {int(bad.sum())} NaN or Inf values (features {rows}...); the weights are corrupt, re-download or re-train them")
+        raise IngestInputError(
+            f"{weights_path}: W_dec has {int(bad.sum())} NaN or Inf values (features {rows}...); "
+            "the weights are corrupt, re-download or re-train them"
+        )
     sparsity_path = folder / SPARSITY_FILE
     log10_density = None
     if sparsity_path.exists():
         log10_density = _read_tensor(sparsity_path, "sparsity", (cfg.d_sae,), cfg_path)
         bad = torch.isnan(log10_density) | (log10_density == float("inf"))
         if bad.any():  # -inf is a feature that never fired; NaN and +inf are not densities
-            raise IngestInputError(f"{sparsity_path}: sparsity has {int(bad.sum())} NaN or +Inf values (features {bad.nonzero().flatten()[:5].tolist()}...); "
-                                   "it must hold log10 firing densities: re-download the file, or remove it to ingest without densities")
-    return LoadedSae(folder=folder, cfg=cfg, W_dec=W_dec, log10_density=log10_density,
-                     fingerprint=_fingerprint(W_dec, log10_density))
+            raise IngestInputError(
+                f"{sparsity_path}: sparsity has {int(bad.sum())} NaN or +Inf values (features "
+                f"{bad.nonzero().flatten()[:5].tolist()}...); "
+                "it must hold log10 firing densities: re-download the file, or remove it to ingest "
+                "without densities"
+            )
+    return LoadedSae(
+        folder=folder, cfg=cfg, W_dec=W_dec, log10_density=log10_density, fingerprint=_fingerprint(W_dec, log10_density)
+    )

@@ -194,7 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--copy-from", type=Path, default=None,
                         help="an NLTK data folder to copy the packages from (used when it holds them)")
     parser.add_argument("--target", type=Path, default=None,
-                        help="where to install (default: sys.prefix/nltk_data, which NLTK searches with no NLTK_DATA set)")
+                        help="where to install (default: sys.prefix/nltk_data, which NLTK searches with no "
+                             "NLTK_DATA set)")
     args = parser.parse_args(argv)
     target = args.target or interpreter_data_dir()
     print(install_nltk_data(target, args.copy_from).summary())

@@ -34,7 +34,9 @@ def test_moments_match_scipy_on_the_demo(con):
     unembed = load_unembed(con, DEMO_MODEL_NAME).astype(np.float64)
     for sae_id in ("demo/blocks.0.hook_resid_pre", "demo/blocks.1.hook_resid_post"):
         logits = load_decoder(con, sae_id).astype(np.float64) @ unembed.T
-        stored = con.execute("SELECT skewness, kurtosis, std FROM features WHERE sae_id = $s ORDER BY feature", {"s": sae_id}).df()
+        stored = con.execute(
+            "SELECT skewness, kurtosis, std FROM features WHERE sae_id = $s ORDER BY feature", {"s": sae_id}
+        ).df()
         np.testing.assert_allclose(stored["skewness"], scipy.stats.skew(logits, axis=1), rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(stored["kurtosis"], scipy.stats.kurtosis(logits, axis=1, fisher=False), rtol=1e-4)
         np.testing.assert_allclose(stored["std"], logits.std(axis=1), rtol=1e-5)
@@ -46,7 +48,8 @@ def test_each_planted_feature_is_the_top_feature_for_its_set(con, planted, set_n
         ranked = con.execute(
             "SELECT e.feature, e.d, e.direction, e.p_null, e.q_value FROM enrichment e JOIN token_sets s USING (set_id)"
             " WHERE e.sae_id = $sae AND s.name = $name ORDER BY e.d DESC LIMIT 2",
-            {"sae": f"demo/{sae_name}", "name": set_name}).fetchall()
+            {"sae": f"demo/{sae_name}", "name": set_name},
+        ).fetchall()
         (best, best_d, direction, p_null, q_value), (_, runner_up_d, *_) = ranked
         assert best == features[set_name], (sae_name, set_name, ranked)
         assert direction == 1 and best_d > runner_up_d
@@ -54,35 +57,55 @@ def test_each_planted_feature_is_the_top_feature_for_its_set(con, planted, set_n
         # BH gives these pairs the SAE's smallest q (with 2048 null directions and ~30k pairs per
         # SAE, q cannot go much lower: see the README).
         assert p_null == pytest.approx(1 / 2049)
-        min_q = con.execute("SELECT min(q_value) FROM enrichment WHERE sae_id = $sae", {"sae": f"demo/{sae_name}"}).fetchone()[0]
+        min_q = con.execute(
+            "SELECT min(q_value) FROM enrichment WHERE sae_id = $sae", {"sae": f"demo/{sae_name}"}
+        ).fetchone()[0]
         assert q_value == pytest.approx(min_q)
 
 
 def test_planted_features_promote_their_groups(con, planted):
     for sae_name, features in planted.items():
         for set_name, feature in features.items():
-            top = [row[0] for row in con.execute(
-                "SELECT ft.token_id FROM feature_tokens ft WHERE ft.sae_id = $sae AND ft.feature = $f AND ft.direction = 'top'"
-                " ORDER BY ft.rank", {"sae": f"demo/{sae_name}", "f": feature}).fetchall()]
-            members = {row[0] for row in con.execute(
-                "SELECT token_id FROM token_set_members JOIN token_sets USING (set_id) WHERE name = $name", {"name": set_name}).fetchall()}
+            top = [
+                row[0]
+                for row in con.execute(
+                    "SELECT ft.token_id FROM feature_tokens ft WHERE ft.sae_id = $sae AND ft.feature = $f"
+                    " AND ft.direction = 'top' ORDER BY ft.rank",
+                    {"sae": f"demo/{sae_name}", "f": feature},
+                ).fetchall()
+            ]
+            members = {
+                row[0]
+                for row in con.execute(
+                    "SELECT token_id FROM token_set_members JOIN token_sets USING (set_id) WHERE name = $name",
+                    {"name": set_name},
+                ).fetchall()
+            }
             expected = min(len(top), len(members))
             assert set(top[:expected]) <= members, (sae_name, set_name)
 
 
 def test_density_and_schemas(con):
     rows = con.execute("SELECT sae_id, has_sparsity, hook_name, layer FROM saes ORDER BY sae_id").fetchall()
-    assert rows == [("demo/blocks.0.hook_resid_pre", True, "blocks.0.hook_resid_pre", 0),
-                    ("demo/blocks.1.hook_resid_post", False, "blocks.1.hook_resid_post", 1),
-                    ("demo/blocks.1.hook_resid_pre", True, "blocks.1.hook_resid_pre", 1)]
+    assert rows == [
+        ("demo/blocks.0.hook_resid_pre", True, "blocks.0.hook_resid_pre", 0),
+        ("demo/blocks.1.hook_resid_post", False, "blocks.1.hook_resid_post", 1),
+        ("demo/blocks.1.hook_resid_pre", True, "blocks.1.hook_resid_pre", 1),
+    ]
     dead = con.execute("SELECT sae_id, count(*) FILTER (is_dead) FROM features GROUP BY 1 ORDER BY 1").fetchall()
-    assert dead == [("demo/blocks.0.hook_resid_pre", 8), ("demo/blocks.1.hook_resid_post", 0), ("demo/blocks.1.hook_resid_pre", 8)]
+    assert dead == [
+        ("demo/blocks.0.hook_resid_pre", 8),
+        ("demo/blocks.1.hook_resid_post", 0),
+        ("demo/blocks.1.hook_resid_pre", 8),
+    ]
 
 
 def test_p_values_are_bounded_and_q_dominates_p_null(con):
     n_null = con.execute("SELECT min(n_directions), max(n_directions) FROM enrichment_null").fetchone()
     assert n_null == (2048, 2048)
-    low, bad = con.execute("SELECT min(p_null), count(*) FILTER (q_value < p_null - 1e-12 OR p_value < 0 OR p_value > 1) FROM enrichment").fetchone()
+    low, bad = con.execute(
+        "SELECT min(p_null), count(*) FILTER (q_value < p_null - 1e-12 OR p_value < 0 OR p_value > 1) FROM enrichment"
+    ).fetchone()
     assert low >= 1 / 2049 - 1e-12 and bad == 0
 
 
@@ -100,9 +123,26 @@ def test_a_clean_demo_build_prints_no_warnings(tmp_path):
     import sys
     from pathlib import Path
 
-    result = subprocess.run([sys.executable, "-m", "ingest", "demo", "--db", str(tmp_path / "demo.duckdb"),
-                             "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--null-directions", "32"],
-                            cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ingest",
+            "demo",
+            "--db",
+            str(tmp_path / "demo.duckdb"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--device",
+            "cpu",
+            "--null-directions",
+            "32",
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     output = (result.stdout + result.stderr).splitlines()
     assert [line for line in output if "warn" in line.lower()] == []

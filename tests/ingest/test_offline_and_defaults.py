@@ -58,7 +58,8 @@ def test_release_ingest_without_a_reachable_hub_fails_fast_and_leaves_no_file(tm
     seconds = time.monotonic() - started
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("error: the Hugging Face hub (http://127.0.0.1:9) cannot be reached"), lines
+    expected_start = "error: the Hugging Face hub (http://127.0.0.1:9) cannot be reached"
+    assert len(lines) == 1 and lines[0].startswith(expected_start), lines
     for advice in ("release 'gpt2-small-res-jb' and model 'gpt2' must be downloaded", "HF_HUB_OFFLINE=1",
                    "--sae-dir DIR --model PATH", 'make ingest SAE_DIRS="DIR ..." MODEL=PATH'):
         assert advice in lines[0], advice

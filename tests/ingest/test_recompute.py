@@ -19,7 +19,10 @@ def test_a_new_user_set_is_scored_for_every_feature_and_matches_ks_2samp(demo_db
     sets_file = tmp_path / "sets.toml"
     sets_file.write_text('[sets.ends_with_ing]\nregex = "ing$"\n')
     before = snapshot(db)
-    assert main(["rescore", "--db", str(db), "--token-sets", str(sets_file), "--device", "cpu", "--null-directions", "64"]) == 0
+    assert (
+        main(["rescore", "--db", str(db), "--token-sets", str(sets_file), "--device", "cpu", "--null-directions", "64"])
+        == 0
+    )
     assert "enrichment recomputed for 3 SAEs" in capsys.readouterr().out
     after = snapshot(db)
     for untouched in ("features", "decoder", "feature_tokens", "saes", "unembed"):
@@ -27,11 +30,15 @@ def test_a_new_user_set_is_scored_for_every_feature_and_matches_ks_2samp(demo_db
     con = open_read_only(db)
     try:
         set_id, size = con.execute("SELECT set_id, size FROM token_sets WHERE name = 'ends_with_ing'").fetchall()[0]
-        members = con.execute("SELECT token_id FROM token_set_members WHERE set_id = $s", {"s": set_id}).fetchnumpy()["token_id"]
+        members = con.execute("SELECT token_id FROM token_set_members WHERE set_id = $s", {"s": set_id}).fetchnumpy()[
+            "token_id"
+        ]
         n_sets = con.execute("SELECT count(*) FROM token_sets").fetchall()[0][0]
         assert con.execute("SELECT count(*) FROM enrichment").fetchall()[0][0] == 3 * 256 * n_sets
-        stored = con.execute("SELECT feature, d FROM enrichment WHERE sae_id = $sae AND set_id = $s ORDER BY feature",
-                             {"sae": SAE, "s": set_id}).df()
+        stored = con.execute(
+            "SELECT feature, d FROM enrichment WHERE sae_id = $sae AND set_id = $s ORDER BY feature",
+            {"sae": SAE, "s": set_id},
+        ).df()
         logits = load_decoder(con, SAE).astype(np.float64) @ load_unembed(con, "demo-gpt2-d64").astype(np.float64).T
     finally:
         con.close()

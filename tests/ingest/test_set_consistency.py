@@ -109,6 +109,7 @@ def test_sets_model_reads_a_catalog_model_without_loading_it(demo_db, monkeypatc
 def test_sets_model_with_a_missing_explicit_catalog_is_an_error(tmp_path, capsys):
     assert main(["sets", "--model", "demo-gpt2-d64", "--db", str(tmp_path / "absent.duckdb")]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"error: catalog {tmp_path / 'absent.duckdb'} (--db) does not exist; pass an existing catalog, or leave --db out "
+        f"error: catalog {tmp_path / 'absent.duckdb'} (--db) does not exist; pass an existing catalog, or leave --db "
+        "out "
         "to load model 'demo-gpt2-d64' itself")
     assert not (tmp_path / "absent.duckdb").exists()

@@ -17,4 +17,8 @@ def test_enrichment_rows_are_set_major_and_carry_the_right_values():
         column = column_of[row.set_id]
         assert row.d == np.float32(d[row.feature, column])
         assert row.direction == direction[row.feature, column]
-        assert (row.p_value, row.p_null, row.q_value) == (p_value[row.feature, column], p_null[row.feature, column], q_value[row.feature, column])
+        assert (row.p_value, row.p_null, row.q_value) == (
+            p_value[row.feature, column],
+            p_null[row.feature, column],
+            q_value[row.feature, column],
+        )

@@ -20,7 +20,9 @@ def test_moments_match_scipy(logits):
     np.testing.assert_allclose(stats.mean.numpy(), values.mean(axis=1), rtol=1e-10)
     np.testing.assert_allclose(stats.std.numpy(), values.std(axis=1, ddof=0), rtol=1e-10)
     np.testing.assert_allclose(stats.skewness.numpy(), scipy.stats.skew(values, axis=1, bias=True), rtol=1e-9)
-    np.testing.assert_allclose(stats.kurtosis.numpy(), scipy.stats.kurtosis(values, axis=1, fisher=False, bias=True), rtol=1e-9)
+    np.testing.assert_allclose(
+        stats.kurtosis.numpy(), scipy.stats.kurtosis(values, axis=1, fisher=False, bias=True), rtol=1e-9
+    )
 
 
 def test_gaussian_kurtosis_is_three_not_excess():
@@ -63,4 +65,6 @@ def test_cosine_unembed_normalises_each_token_column():
     decoder = torch.randn(3, 16, generator=generator)
     cosine = torch.nn.functional.cosine_similarity(decoder[:, :, None], W_U[None, :, :], dim=1)
     expected = cosine * decoder.norm(dim=1, keepdim=True)  # W_dec @ (W_U / ||W_U||) keeps the decoder's norm
-    assert torch.allclose((decoder @ normalised)[:, torch.arange(100) != 5], expected[:, torch.arange(100) != 5], atol=1e-5)
+    assert torch.allclose(
+        (decoder @ normalised)[:, torch.arange(100) != 5], expected[:, torch.arange(100) != 5], atol=1e-5
+    )

@@ -18,16 +18,27 @@ def test_other_gpt2_releases_are_known():
     releases = load_registry()
     splitting = releases["gpt2-small-res-jb-feature-splitting"]
     assert splitting.sae("blocks.8.hook_resid_pre_98304").neuronpedia_id == "gpt2-small/8-res_fs98304-jb"
-    assert releases["gpt2-small-resid-post-v5-32k"].sae("v5_32k_layer_3.pt").neuronpedia_id == "gpt2-small/3-res_post_32k-oai"
+    assert (
+        releases["gpt2-small-resid-post-v5-32k"].sae("v5_32k_layer_3.pt").neuronpedia_id
+        == "gpt2-small/3-res_post_32k-oai"
+    )
 
 
 def test_unknown_release_lists_the_known_ones():
-    with pytest.raises(KeyError, match=r"unknown release 'gpt2-small-res-j' \(did you mean 'gpt2-small-res-jb'\?\); known releases: gpt2-small-res-jb"):
+    with pytest.raises(
+        KeyError,
+        match=r"unknown release 'gpt2-small-res-j' \(did you mean 'gpt2-small-res-jb'\?\); "
+        r"known releases: gpt2-small-res-jb",
+    ):
         get_release("gpt2-small-res-j")
 
 
 def test_unknown_sae_lists_valid_ids():
     release = get_release("gpt2-small-res-jb")
-    with pytest.raises(KeyError, match=r"no SAE 'blocks.13.hook_resid_pre'.*valid --sae-id values: blocks.0.hook_resid_pre"):
+    with pytest.raises(
+        KeyError,
+        match=r"no SAE 'blocks.13.hook_resid_pre'.*valid --sae-id values: "
+        r"blocks.0.hook_resid_pre",
+    ):
         release.select(["blocks.13.hook_resid_pre"])
     assert [s.id for s in release.select(["blocks.3.hook_resid_pre"])] == ["blocks.3.hook_resid_pre"]

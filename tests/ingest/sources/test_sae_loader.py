@@ -20,14 +20,21 @@ def test_old_schema_with_sparsity(tmp_path, decoder):
     folder = write_sae_folder(tmp_path / "blocks.4.hook_resid_pre", decoder,
                               old_cfg(D_IN, D_SAE, "blocks.4.hook_resid_pre", 4), density)
     sae = load_sae_folder(folder)
-    assert (sae.cfg.d_in, sae.cfg.d_sae, sae.cfg.hook_name, sae.cfg.layer) == (D_IN, D_SAE, "blocks.4.hook_resid_pre", 4)
+    assert (sae.cfg.d_in, sae.cfg.d_sae, sae.cfg.hook_name, sae.cfg.layer) == (
+        D_IN,
+        D_SAE,
+        "blocks.4.hook_resid_pre",
+        4,
+    )
     assert sae.cfg.model_name == "gpt2-small"
     assert torch.equal(sae.W_dec, decoder) and torch.equal(sae.log10_density, density)
 
 
 @pytest.mark.parametrize("under_metadata", [False, True])
 def test_new_schema_without_sparsity(tmp_path, decoder, under_metadata):
-    folder = write_sae_folder(tmp_path / "sae", decoder, new_cfg(D_IN, D_SAE, "blocks.7.hook_resid_post", under_metadata))
+    folder = write_sae_folder(
+        tmp_path / "sae", decoder, new_cfg(D_IN, D_SAE, "blocks.7.hook_resid_post", under_metadata)
+    )
     sae = load_sae_folder(folder)
     assert (sae.cfg.hook_name, sae.cfg.layer, sae.cfg.model_name) == ("blocks.7.hook_resid_post", 7, "gpt2-small")
     assert sae.log10_density is None
@@ -47,7 +54,10 @@ def test_fingerprint_tracks_weights_and_sparsity(tmp_path, decoder):
     changed[0, 0] += 1e-3
     assert first == same
     assert load_sae_folder(write_sae_folder(tmp_path / "c", changed)).fingerprint != first
-    assert load_sae_folder(write_sae_folder(tmp_path / "d", decoder, log10_density=torch.zeros(D_SAE))).fingerprint != first
+    assert (
+        load_sae_folder(write_sae_folder(tmp_path / "d", decoder, log10_density=torch.zeros(D_SAE))).fingerprint
+        != first
+    )
 
 
 def test_missing_folder(tmp_path):

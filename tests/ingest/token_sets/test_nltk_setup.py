@@ -56,7 +56,8 @@ def test_copied_data_is_found_by_a_fresh_interpreter_with_no_variable_set(source
               "from nltk.corpus import names\n"
               "from nltk.tag.mapping import map_tag\n"
               "from nltk.tag.perceptron import PerceptronTagger\n"
-              "print(len(names.words('male.txt')), PerceptronTagger().tag(['walked'])[0][1], map_tag('en-ptb', 'universal', 'VBD'))")
+              "print(len(names.words('male.txt')), PerceptronTagger().tag(['walked'])[0][1], map_tag('en-ptb', "
+              "'universal', 'VBD'))")
     out = subprocess.run([sys.executable, "-c", script], env=clean_env(tmp_path), capture_output=True, text=True,
                          check=True).stdout.split()
     male_lines = [line for line in (source_dir / "corpora/names/male.txt").read_text().splitlines() if line.strip()]

@@ -71,7 +71,9 @@ def test_missing_nltk_data_skips_three_families_with_one_warning(gpt2_vocab, tmp
     nltk_warnings = [w for w in library.warnings if "NLTK" in w]
     assert len(nltk_warnings) == 1
     assert "['nltk_pos', 'universal_pos', 'names'] were skipped" in nltk_warnings[0]
-    command = f"`{sys.executable} -m ingest.token_sets.nltk_data --copy-from DIR`"  # the setup step, runnable as written
+    command = (
+        f"`{sys.executable} -m ingest.token_sets.nltk_data --copy-from DIR`"  # the setup step, runnable as written
+    )
     assert command in nltk_warnings[0]
     assert "NLTK_DATA" in nltk_warnings[0]
     assert attempts == ["averaged_perceptron_tagger_eng", "universal_tagset", "names"]
