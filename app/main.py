@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 from pathlib import Path
 
 # `streamlit run app/main.py` puts app/ on sys.path, not the repository root that holds the
@@ -19,8 +20,7 @@ if _ROOT not in sys.path:
 
 import streamlit as st
 
-from app import data
-from app import state
+from app import data, plots, state
 from app.state import PAGES
 from catalog.errors import CatalogBusyError, CatalogError
 
@@ -70,12 +70,21 @@ def drop_non_finite_numbers() -> None:
             state.notice(f"The link's {key} **{', '.join(values)}** is not a finite number; it was left out.")
 
 
+@st.cache_resource(show_spinner=False)
+def warm_up_plotly() -> threading.Thread:
+    """Load plotly's lazily imported parts in the background, once per server process."""
+    thread = threading.Thread(target=plots.warm_up, name="plotly-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def main() -> None:
     st.set_page_config(page_title="Logit-lens feature catalog", page_icon=":material/neurology:", layout="wide")
     navigation = st.navigation(pages())
     state.reset_notices()
     drop_non_finite_numbers()
     data.start_neuronpedia_probe()  # in the background, so that no page waits for the network
+    warm_up_plotly()
     db = data.catalog_path()
     if db is not None:
         sidebar(db)

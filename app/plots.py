@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 SCORE_CAP = float(-np.log(1e-7))
 PERCENTILES = ["p01", "p05", "p10", "p25", "p50", "p75", "p90", "p95", "p99"]
@@ -18,6 +19,17 @@ _TURBO = px.colors.sample_colorscale("Turbo", [i / (len(PERCENTILES) - 1) for i 
 # before any repeats, then 24 more. Streamlit's own plotly theme would otherwise draw categories
 # in shades of blue that are hard to tell apart.
 CATEGORICAL = px.colors.qualitative.D3 + px.colors.qualitative.Dark24
+
+
+# Up to this many points a scatter is drawn as SVG. WebGL draws more points faster, but creating its
+# context costs about half a second in a browser without a GPU (software rendering, as in headless
+# Chromium), more than a few thousand SVG points do.
+WEBGL_ABOVE = 5_000
+
+
+def render_mode(n_points: int) -> str:
+    """plotly express' render_mode for a scatter of ``n_points``: SVG for small ones, WebGL for big."""
+    return "webgl" if n_points > WEBGL_ABOVE else "svg"
 
 
 def capped(scores: pd.Series) -> pd.Series:
@@ -71,8 +83,9 @@ def layer_scatter_animation(sample: pd.DataFrame, labels: dict[str, str], x: str
                             y: str = "kurtosis", color: str = "std") -> go.Figure:
     """The appendix's skewness-versus-kurtosis scatter with one animation frame per layer."""
     rows = _ordered(sample, labels)
+    per_frame = int(rows["sae"].value_counts().max()) if len(rows) else 0
     fig = px.scatter(rows, x=x, y=y, color=color, color_continuous_scale="Portland", hover_name="feature",
-                     animation_frame="sae", log_y=True, height=560, range_x=_padded(rows[x]),
+                     render_mode=render_mode(per_frame), animation_frame="sae", log_y=True, height=560, range_x=_padded(rows[x]),
                      range_y=[float(rows[y].min()) / 1.1, float(rows[y].max()) * 1.1] if len(rows) else None,
                      title=f"{x} vs {y} across layers (live features)")
     fig.update_traces(marker={"size": 4})
@@ -89,27 +102,37 @@ def _padded(values: pd.Series) -> list[float]:
 def moments_scatter(features: pd.DataFrame, title: str) -> go.Figure:
     """Skewness versus kurtosis (log axis), coloured by std, one point per feature."""
     fig = px.scatter(features, x="skewness", y="kurtosis", color="std", color_continuous_scale="Portland",
-                     hover_name="feature", hover_data=["sae_id"], log_y=True, render_mode="webgl", height=480,
+                     hover_name="feature", hover_data=["sae_id"], log_y=True, render_mode=render_mode(len(features)),
+                     height=480,
                      labels={"std": "Standard deviation"}, title=title)
     fig.update_traces(marker={"size": 4})
     return fig
 
 
-def moment_histograms(features: pd.DataFrame) -> tuple[go.Figure, go.Figure]:
-    """The notebook's two histograms: skewness, and log10 kurtosis."""
-    skew = px.histogram(features, x="skewness", nbins=200, height=300,
-                        title="Skewness of the logit weight distributions")
-    kurt = px.histogram(x=np.log10(features["kurtosis"].astype(float)), nbins=200, height=300,
-                        labels={"x": "log10 kurtosis"}, title="Kurtosis of the logit weight distributions (log10)")
-    return skew, kurt
+def moment_histograms(features: pd.DataFrame) -> go.Figure:
+    """The notebook's two histograms, skewness and log10 kurtosis, side by side in one figure (one chart
+    for the browser to lay out instead of two)."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
+                        subplot_titles=["Skewness of the logit weight distributions",
+                                        "Kurtosis of the logit weight distributions (log10)"])
+    fig.add_trace(go.Histogram(x=features["skewness"].astype(float), nbinsx=200, name="skewness",
+                               marker_color=CATEGORICAL[0]), row=1, col=1)
+    fig.add_trace(go.Histogram(x=np.log10(features["kurtosis"].astype(float)), nbinsx=200, name="log10 kurtosis",
+                               marker_color=CATEGORICAL[0]), row=1, col=2)
+    fig.update_xaxes(title_text="skewness", row=1, col=1)
+    fig.update_xaxes(title_text="log10 kurtosis", row=1, col=2)
+    fig.update_yaxes(title_text="features", row=1, col=1)
+    fig.update_layout(height=320, showlegend=False, bargap=0)
+    return fig
 
 
 def manhattan(scores: pd.DataFrame, top_n: int = 3, label_threshold: float = 1.0) -> go.Figure:
     """Manhattan plot: -ln(1 - d) per feature, one colour per set, the top_n features of each labelled."""
     fig = go.Figure()
+    scatter = go.Scattergl if len(scores) > WEBGL_ABOVE else go.Scatter
     for i, (name, rows) in enumerate(scores.groupby("set_name", sort=True)):
         y = capped(rows["score"])
-        fig.add_trace(go.Scattergl(x=rows["feature"], y=y, mode="markers", name=name,
+        fig.add_trace(scatter(x=rows["feature"], y=y, mode="markers", name=name,
                                    marker={"size": 5, "color": CATEGORICAL[i % len(CATEGORICAL)]},
                                    hovertemplate="feature %{x}<br>-ln(1-d) %{y:.2f}<extra>" + name + "</extra>"))
         for feature, value in zip(rows.loc[y.nlargest(top_n).index, "feature"], y.nlargest(top_n)):
@@ -128,6 +151,7 @@ def set_versus_set(scores: pd.DataFrame, set_x: str, set_y: str, n_labels: int =
     for name in (set_x, set_y):
         wide[name] = capped(wide[name]) if name in wide else np.nan
     fig = px.scatter(wide, x=set_x, y=set_y, marginal_x="histogram", marginal_y="histogram",
+                     render_mode=render_mode(len(wide)),
                      hover_name="feature", hover_data=["sae_id"], height=620,
                      title=f"Enrichment scores: {set_x} vs {set_y}",
                      labels={set_x: f"-ln(1-d) {set_x}", set_y: f"-ln(1-d) {set_y}"})
@@ -185,3 +209,21 @@ def enrichment_bars(enrichment: pd.DataFrame, n: int = 20) -> go.Figure:
     # Every set named (plotly thins crowded category labels), most enriched at the top.
     fig.update_yaxes(categoryorder="array", categoryarray=list(rows["set_name"]), tickmode="linear", dtick=1)
     return fig
+
+
+def warm_up() -> None:
+    """Build and serialise one small figure of every kind the pages draw.
+
+    Plotly loads its validators lazily, on the first figure of each kind: half a second or more that
+    would otherwise fall on the first page someone opens after the server starts.
+    """
+    frame = pd.DataFrame({"x": [0.0, 1.0], "y": [1.0, 2.0], "c": ["a", "b"], "f": [0, 1]})
+    figures = [px.scatter(frame, x="x", y="y", color="c", animation_frame="f", render_mode="svg"),
+               px.scatter(frame, x="x", y="y", marginal_x="histogram", marginal_y="histogram"),
+               px.histogram(frame, x="x"), px.bar(frame, x="x", y="c", orientation="h"),
+               go.Figure([go.Scatter(x=[0, 1], y=[0, 1], fill="tonexty"), go.Scattergl(x=[0], y=[0]),
+                          go.Box(x=["a"], q1=[0], median=[1], q3=[2], lowerfence=[0], upperfence=[3]),
+                          go.Bar(x=[0], y=[1])]),
+               moment_histograms(pd.DataFrame({"skewness": [0.0, 1.0], "kurtosis": [3.0, 4.0]}))]
+    for figure in figures:
+        figure.to_json()

@@ -147,7 +147,7 @@ def _url_text(value: object) -> str:
     return str(value)
 
 
-def _same(asked: list[str], value: object) -> bool:
+def matches_url(asked: list[str], value: object) -> bool:
     """Whether the widget shows what the URL asked for (numbers compared as numbers)."""
     if isinstance(value, (list, tuple)):
         return [str(v) for v in value] == list(dict.fromkeys(asked))
@@ -171,7 +171,7 @@ def bound(widget: Callable[..., object], label: str, *, key: str, what: str | No
     """
     asked = st.query_params.get_all(key)
     value = widget(label, key=key, bind=BIND, **kwargs)
-    if asked and not _same(asked, value):
+    if asked and not matches_url(asked, value):
         if isinstance(value, (list, tuple)):
             shown_values = [_url_text(v) for v in value]
             missing = [a for a in dict.fromkeys(asked) if a not in shown_values] or asked

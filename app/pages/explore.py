@@ -67,10 +67,7 @@ def plots_of(frame: pd.DataFrame, truncated: bool) -> None:
     shown = "the first" if truncated else "all"
     st.plotly_chart(plots.moments_scatter(frame, f"Skewness vs kurtosis of {shown} {len(frame):,} matching features"),
                     key="moments_scatter")
-    skew, kurt = plots.moment_histograms(frame)
-    left, right = st.columns(2)
-    left.plotly_chart(skew, key="skew_hist")
-    right.plotly_chart(kurt, key="kurt_hist")
+    st.plotly_chart(plots.moment_histograms(frame), key="moment_hists")
 
 
 def table(frame: pd.DataFrame, with_set: bool) -> pd.DataFrame:

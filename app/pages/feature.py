@@ -65,23 +65,18 @@ def tokens(card: pd.Series) -> None:
         st.table(tokens_table(card["bottom_tokens"], card["bottom_values"]), hide_index=True)
 
 
-def histograms(db: Path, sae: str, feature: int, colour_set: str | None) -> None:
-    """The full logit-weight histogram, and the notebook's per-feature plot coloured by one set."""
+def histogram(db: Path, sae: str, feature: int, colour_set: str | None) -> None:
+    """The feature's logit weights over the whole vocabulary, members of one set coloured (the notebook's
+    per-feature plot): the two colours together are the full histogram, so one chart shows both."""
     logits = data.query(db, "app_feature_logits", sae=sae, feature=feature, token_set=colour_set).frame
     log_y = st.toggle("Log count axis", value=True, key="log_y")
-    left, right = st.columns(2)
-    left.plotly_chart(plots.logit_histogram(logits, None, log_y=log_y), key="logit_hist")
-    if colour_set is not None:
-        right.plotly_chart(plots.logit_histogram(logits, colour_set, log_y=log_y), key="set_hist")
+    st.plotly_chart(plots.logit_histogram(logits, colour_set, log_y=log_y), key="logit_hist")
 
 
-def enrichment(enriched: pd.DataFrame) -> None:
-    """The feature's enrichment for every token set: the top sets as bars, all of them as a table."""
-    st.subheader("Enrichment across all token sets")
-    left, right = st.columns([2, 3])
-    left.plotly_chart(plots.enrichment_bars(enriched), key="enrichment_bars")
-    right.dataframe(enriched, hide_index=True, key="enrichment_table", height=460,
-                    column_config=state.number_formats(enriched, score="-ln(1-d)"))
+def enrichment_table(enriched: pd.DataFrame) -> None:
+    """The feature's enrichment for every token set, most enriched first."""
+    st.dataframe(enriched, hide_index=True, key="enrichment_table", height=420,
+                 column_config=state.number_formats(enriched, score="-ln(1-d)"))
 
 
 def neighbours(db: Path, saes: pd.DataFrame, sae: str, feature: int) -> None:
@@ -132,9 +127,13 @@ def render() -> None:
     enriched = data.query(db, "feature_enrichment", sae=sae, feature=feature, limit=10_000).frame
     most_enriched = enriched["set_name"].iloc[0] if len(enriched) else None
     colour_set = most_enriched if colour_by == MOST_ENRICHED else colour_by
-    histograms(db, sae, feature, colour_set)
+    left, right = st.columns(2)
+    with left:
+        histogram(db, sae, feature, colour_set)
     if len(enriched):
-        enrichment(enriched)
+        right.plotly_chart(plots.enrichment_bars(enriched), key="enrichment_bars")
+        st.subheader("Enrichment across all token sets")
+        enrichment_table(enriched)
     neuronpedia_view(card["neuronpedia_id"], feature)
     neighbours(db, saes, sae, feature)
 

@@ -39,9 +39,9 @@ def test_filters_from_a_deep_link(run_page, tables):
     table = frame_with(at, "open", "sae_id", "feature", "kurtosis")
     assert _pairs(table) == _pairs(keep) and len(keep) > 5
     assert table["kurtosis"].is_monotonic_decreasing
-    skew_hist, kurt_hist = figure(at, "skew_hist"), figure(at, "kurt_hist")
-    assert sorted(skew_hist["data"][0]["x"]) == sorted(keep["skewness"])
-    np.testing.assert_allclose(sorted(kurt_hist["data"][0]["x"]), sorted(np.log10(keep["kurtosis"])))
+    skew_hist, kurt_hist = figure(at, "moment_hists")["data"]
+    assert sorted(skew_hist["x"]) == sorted(keep["skewness"])
+    np.testing.assert_allclose(sorted(kurt_hist["x"]), sorted(np.log10(keep["kurtosis"])))
 
 
 def test_enrichment_filter_through_the_widgets(run_page, tables):

@@ -44,9 +44,8 @@ def test_histograms_cover_the_vocabulary_and_colour_the_most_enriched_set(run_pa
     at = run_page("feature", sae=SAE0, feature=str(feature))
     no_exception(at)
     vocabulary = len(tables("SELECT token_id FROM tokens"))
-    whole = figure(at, "logit_hist")
-    assert sum(int(np.sum(trace["y"])) for trace in whole["data"]) == vocabulary
-    coloured = figure(at, "set_hist")
+    coloured = figure(at, "logit_hist")
+    assert sum(int(np.sum(trace["y"])) for trace in coloured["data"]) == vocabulary   # members + the rest
     members, rest = coloured["data"][1], coloured["data"][0]
     size = int(tables("SELECT size FROM token_sets WHERE name = 'colors'")["size"].item())
     assert members["name"].startswith("in colors") and int(np.sum(members["y"])) == size
@@ -61,7 +60,7 @@ def test_colour_set_and_feature_follow_the_widgets(run_page, tables):
     at.number_input(key="feature").set_value(5).run()
     no_exception(at)
     assert at.title[0].value == "Feature 5"
-    assert figure(at, "set_hist")["data"][1]["name"].startswith("in all_digits")
+    assert figure(at, "logit_hist")["data"][1]["name"].startswith("in all_digits")
     assert list(at.table[0].value["token"]) == [repr(t) for t in _tokens(tables, SAE0, 5, "top")]
 
 

@@ -33,6 +33,8 @@ def test_by_layer_plots_match_percentiles_of_the_features_table(run_page, tables
         assert [trace["name"] for trace in bands] == ["1%", "5%", "10%", "25%", "50%", "75%", "90%", "95%", "99%"]
         median = [features.loc[features.sae_id == s, column].quantile(0.5) for s in order]
         np.testing.assert_allclose(bands[4]["y"], median, rtol=1e-9)
+    assert not at.get("plotly_chart")[2:], "one kind of plot per run"
+    at.segmented_control(key="plot").set_value("Box plots").run()
     boxes = figure(at, "skew_boxes")["data"]
     assert [b["x"][0] for b in boxes] == ["L0", "L1 resid_pre", "L1 resid_post"]
     for box, sae_id in zip(boxes, order):
@@ -43,7 +45,7 @@ def test_by_layer_plots_match_percentiles_of_the_features_table(run_page, tables
 
 
 def test_layer_scatter_is_animated_over_every_sae_without_dead_features(run_page, tables):
-    at = run_page("overview")
+    at = run_page("overview", plot="Scatter across layers")
     no_exception(at)
     scatter = figure(at, "layer_scatter")
     assert [frame["name"] for frame in scatter["frames"]] == ["L0", "L1 resid_pre", "L1 resid_post"]
