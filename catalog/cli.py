@@ -22,7 +22,7 @@ from pathlib import Path
 
 from catalog import export as exporting
 from catalog.errors import CatalogError
-from catalog.formatting import OUTPUT_FORMATS, render
+from catalog.formatting import OUTPUT_FORMATS, for_terminal, render
 from catalog.neuronpedia import QUICK_LIST_MAX, features_of, quick_list_urls
 from catalog.paths import DB_ENV_VAR, DEFAULT_DB, default_catalog
 from catalog.queries import run_query, saved_queries
@@ -46,7 +46,8 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
 
 
 def _print_result(result: QueryResult, fmt: str) -> None:
-    sys.stdout.write(render(result.frame, fmt))
+    text = render(result.frame, fmt)
+    sys.stdout.write(for_terminal(text) if sys.stdout.isatty() else text)   # files and pipes get every byte
     if result.notice():
         print(result.notice(), file=sys.stderr)
 

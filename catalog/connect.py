@@ -20,17 +20,18 @@ import errno
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
-import sqlalchemy as sa
-from sqlalchemy.pool import NullPool
 
 from catalog.errors import CatalogBusyError, CatalogError
 from catalog.schema import apply_schema, check_catalog, install_views
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 log = logging.getLogger(__name__)
 DuckDBConfig = dict[str, str | bool | int | float | list[str]]
@@ -102,7 +103,7 @@ def with_lock_retry(open_fn: Callable[[], T], db_path: Path, max_wait_s: float |
                 if not writer and _writer_pending(path):
                     raise _PendingWriter()
                 return open_fn()
-            except (duckdb.IOException, sa.exc.OperationalError, sa.exc.DBAPIError, _PendingWriter) as error:
+            except (duckdb.IOException, _PendingWriter) as error:
                 if not isinstance(error, _PendingWriter) and not _is_lock_conflict(error):
                     raise
                 waited_s = time.monotonic() - started
@@ -252,8 +253,11 @@ def read_engine(db_path: Path | str) -> sa.Engine:
     DuckDB allows one configuration per file and process, so close its connections (``with
     engine.connect()``) before ``reading``, ``writing`` or ``sandbox`` open the same file.
     """
+    import sqlalchemy  # only here: the console's worker and plain readers start faster without it
+    from sqlalchemy.pool import NullPool
+
     path = existing_catalog_path(db_path)
-    return sa.create_engine(f"duckdb:///{path}?access_mode=read_only", poolclass=NullPool)
+    return sqlalchemy.create_engine(f"duckdb:///{path}?access_mode=read_only", poolclass=NullPool)
 
 
 def open_read_only(db_path: Path | str) -> duckdb.DuckDBPyConnection:
@@ -282,16 +286,18 @@ def reading(db_path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @contextmanager
-def sandbox(db_path: Path | str, config: DuckDBConfig) -> Iterator[duckdb.DuckDBPyConnection]:
+def sandbox(db_path: Path | str, config: DuckDBConfig,
+            settings: Mapping[str, str] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """The SQL console's connection: a private in-memory DuckDB with ``config`` that ATTACHes the
-    catalog READ_ONLY, then switches file access off and locks every setting; closed on exit.
+    catalog READ_ONLY, applies ``settings``, then switches file access off and locks every setting;
+    closed on exit. ``catalog.sandbox_worker`` runs it in a child process.
 
     In-memory, because DuckDB refuses a second connection to one file with other settings in the
     same process, and ``reading``'s connections have other settings; the settings are locked only
     after the ATTACH, which needs file access.
     """
     path = existing_catalog_path(db_path)
-    con = with_lock_retry(lambda: _attach_locked_down(path, config), path)
+    con = with_lock_retry(lambda: _attach_locked_down(path, config, settings or {}), path)
     try:
         install_views(con, check_catalog(con, path))  # TEMP views, when needed: allowed on a read-only file
         yield con
@@ -299,11 +305,13 @@ def sandbox(db_path: Path | str, config: DuckDBConfig) -> Iterator[duckdb.DuckDB
         con.close()
 
 
-def _attach_locked_down(path: Path, config: DuckDBConfig) -> duckdb.DuckDBPyConnection:
+def _attach_locked_down(path: Path, config: DuckDBConfig, settings: Mapping[str, str]) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:", config=config)
     try:
         con.execute("ATTACH $path AS catalog (READ_ONLY)", {"path": str(path)}).fetchall()
         con.execute("USE catalog").fetchall()
+        for name, value in settings.items():   # names are the caller's constants, values bound
+            con.execute(f"SET {name} = $value", {"value": value}).fetchall()
         con.execute("SET enable_external_access = false").fetchall()
         con.execute("SET lock_configuration = true").fetchall()
     except BaseException:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
 
 OUTPUT_FORMATS = ("table", "csv", "json", "jsonl")
+# C0 controls but newline and tab, DEL, and C1 controls: a terminal would act on them (colours, titles).
+_TERMINAL_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _TABLE_CELL_CHARS = 70
 
 
@@ -63,3 +66,9 @@ def render(frame: pd.DataFrame, fmt: str = "table") -> str:
         shown = frame.map(lambda v: repr(jsonable(v)) if _is_list_cell(v) else v)
         return shown.to_string(index=False, max_colwidth=_TABLE_CELL_CHARS) + "\n"
     raise ValueError(f"unknown output format {fmt!r}; formats: {', '.join(OUTPUT_FORMATS)}")
+
+
+def for_terminal(text: str) -> str:
+    """``text`` with control characters shown as escapes (``\\x1b``), so that printing a cell can
+    neither recolour nor retitle the user's terminal; newlines and tabs are kept."""
+    return _TERMINAL_CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
