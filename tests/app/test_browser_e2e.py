@@ -125,18 +125,21 @@ def test_deep_link_pages_and_screenshots(served, browser_page, demo_db):
     feature, tokens = _top_tokens(demo_db, "colors")
     # The first request of a fresh server is a deep link to a feature.
     page.goto(f"{served}/feature?sae={SAE}&feature={feature}")
-    _settle(page, f"Feature {feature}", *(repr(token) for token in tokens[:5]), charts=3)
+    _settle(page, f"Feature {feature}", *(repr(token) for token in tokens[:5]), charts=2)
     assert f"feature={feature}" in page.url
     _shot(page, "feature")
 
-    pages = [("", "overview", ["Logit-lens feature catalog", "Skewness percentiles by layer"], 5),
-             ("explore?min_skewness=1", "explore", ["Explore features", "First"], 3),
+    pages = [("", "overview", ["Logit-lens feature catalog", "Skewness percentiles by layer"], 2),
+             ("?plot=Scatter+across+layers", "overview_scatter", ["skewness vs kurtosis across layers"], 1),
+             ("explore?min_skewness=1", "explore", ["Explore features", "First"], 2),
              ("enrichment?sets=colors&sets=countries&sets=all_digits", "enrichment", ["Manhattan plot"], 1),
              ("enrichment?view=Set+vs+set", "enrichment_set_vs_set", ["boys_names versus girls_names"], 1),
              ("enrichment?view=Across+layers&sets=colors&sets=countries", "enrichment_across_layers",
               ["Top features per set across layers"], 1),
              ("token_sets?token=red", "token_sets", ["Library", "Features promoting"], 0),
-             ("sql?query=high_skew_features&p_layer=1&p_min_skewness=1", "sql", ["Download CSV"], 0)]
+             ("sql?query=high_skew_features&p_layer=1&p_min_skewness=1", "sql", ["Download CSV"], 0),
+             ("sql?mode=Console", "sql_console", ["One read-only"], 0),
+             ("feature?sae=nope&feature=99999", "feature_notice", ["The link asked for SAE"], 2)]
     for path, name, texts, charts in pages:
         page.goto(f"{served}/{path}")
         _settle(page, *texts, charts=charts)
@@ -145,11 +148,29 @@ def test_deep_link_pages_and_screenshots(served, browser_page, demo_db):
 
     # Selecting a row of Explore's table opens that feature (the first column holds the row checkboxes).
     page.goto(f"{served}/explore?sae={SAE}&order=feature")
-    _settle(page, "Select a row to open its feature", charts=3)
+    _settle(page, "Select a row to open its feature", charts=2)
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + 35 + 35 + 17)   # second row (feature 1), below the 35 px header
     page.wait_for_url("**/feature?feature=1*", timeout=20_000)
-    _settle(page, "Feature 1", charts=3)
+    _settle(page, "Feature 1", charts=2)
     assert time.monotonic() - started < 60
+
+
+def test_readme_deep_links_in_the_browser(served, browser_page):
+    """Each deep link of README.md's "The browser" section, opened in the browser: drawn, no notice, no error."""
+    from app.bench_pages import _DRAWN_PROBE, drawn_seconds
+    from tests.app.test_readme_links import NO_DATA, readme_links
+
+    page = browser_page
+    page.add_init_script(_DRAWN_PROBE)   # drawn_seconds waits until the page's last element is drawn
+    for i, link in enumerate(readme_links()):
+        drawn_seconds(page, f"{served}{link}")
+        _shot(page, f"readme_link_{i}")
+        warnings = page.locator('[data-testid="stAlertContentWarning"]')
+        assert warnings.count() == 0, f"{link}: {warnings.first.inner_text()}"
+        text = page.locator('[data-testid="stMain"]').inner_text()
+        assert not [phrase for phrase in NO_DATA if phrase in text], f"{link}: {text[:500]}"
+        drawn = page.locator('[data-testid="stDataFrame"], [data-testid="stPlotlyChart"]').count()
+        assert drawn, f"{link} shows no table and no chart"
