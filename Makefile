@@ -67,8 +67,8 @@ check-install: install
 	bash scripts/check_install.sh $(VENV)
 
 bench: install
-	$(PY) -m ingest.bench --features $(FEATURES) --device $(DEVICE)
-	$(PY) -m catalog.bench_queries --db $(BENCH_DB)
+	$(PY) -m benchmarks.ingest_layer --features $(FEATURES) --device $(DEVICE)
+	$(PY) -m benchmarks.queries --db $(BENCH_DB)
 	$(PY) -m app.bench_pages --db $(BENCH_DB)
 
 # Removes the virtualenv and test output; catalogs (*.duckdb) are yours and stay.

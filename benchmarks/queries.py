@@ -1,8 +1,8 @@
 """Median latency of every saved query on a synthetic full-size catalog.
 
-    python -m catalog.bench_queries                      # 13 x 24,576 features, ~1 min to build
-    python -m catalog.bench_queries --features 2048 --layers 4
-    python -m catalog.bench_queries --db /tmp/bench.duckdb   # build once, keep, reuse next time
+    python -m benchmarks.queries                      # 13 x 24,576 features, ~1 min to build
+    python -m benchmarks.queries --features 2048 --layers 4
+    python -m benchmarks.queries --db /tmp/bench.duckdb   # build once, keep, reuse next time
 
 Each timing is end to end through ``run_query``, as a user sees it: open the file read-only,
 check the parameters against the catalog, run, fetch into pandas, close. One untimed run first
@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from catalog.bench_catalog import (
+from tests.synthetic_catalog import (
     MODEL,
     PARIS_TOKEN_ID,
     RELEASE,
@@ -112,7 +112,7 @@ def report(timings: list[Timing], out=sys.stdout) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m catalog.bench_queries", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.queries", description=__doc__.split("\n\n")[0])
     parser.add_argument("--features", type=int, default=24576, help="features per SAE (default 24576)")
     parser.add_argument("--layers", type=int, default=13, help="SAEs, one per layer (default 13)")
     parser.add_argument("--sets", type=int, default=150, help="token sets (default 150)")

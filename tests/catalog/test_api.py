@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from catalog.api import Catalog
-from catalog.bench_catalog import PARIS_TOKEN_ID, BenchShape, build_bench_catalog
+from tests.synthetic_catalog import PARIS_TOKEN_ID, BenchShape, build_bench_catalog
 from catalog.errors import CatalogError
 from catalog.neuronpedia import feature_url
 from catalog.result import QueryResult

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from catalog.bench_catalog import BenchShape, build_bench_catalog
+from tests.synthetic_catalog import BenchShape, build_bench_catalog
 from catalog.cli import main, parse_params
 from catalog.errors import CatalogError
 from catalog.queries import run_query, saved_queries

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from catalog.bench_catalog import BenchShape, build_bench_catalog
+from tests.synthetic_catalog import BenchShape, build_bench_catalog
 from catalog.errors import CatalogError
 from catalog.export import (
     export_format,

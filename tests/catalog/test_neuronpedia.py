@@ -7,7 +7,7 @@ import io
 import pandas as pd
 import pytest
 
-from catalog.bench_catalog import BenchShape, build_bench_catalog
+from tests.synthetic_catalog import BenchShape, build_bench_catalog
 from catalog.errors import CatalogError
 from catalog.neuronpedia import (
     NeuronpediaFeature,

@@ -8,7 +8,7 @@ import time
 import duckdb
 import pytest
 
-from catalog.bench_catalog import BenchShape, build_bench_catalog
+from tests.synthetic_catalog import BenchShape, build_bench_catalog
 from catalog.errors import CatalogError
 from catalog.sandbox import run_sql
 
