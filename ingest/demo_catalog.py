@@ -29,7 +29,7 @@ def demo_summary(db_path: Path) -> str:
             lines.append(f"  {sae_id:40s} layer {layer}  {n_features}/{d_sae} features")
         n_sets, n_rows = con.execute(
             "SELECT (SELECT count(*) FROM token_sets), (SELECT count(*) FROM enrichment)"
-        ).fetchone()
+        ).fetchall()[0]
         lines.append(f"  {n_sets} token sets, {n_rows} enrichment rows")
         lines.append("  most skewed features:")
         for sae_id, feature, skewness, tokens in con.execute(

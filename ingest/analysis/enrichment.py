@@ -50,6 +50,7 @@ import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -329,8 +330,8 @@ def _sides_torch(x: torch.Tensor, index: SetIndex, max_elements: int) -> tuple[t
 
 def _finish(amax, bmin, index: SetIndex, xp) -> tuple:
     """Integer sides -> (d float64, direction int8); `xp` is numpy or torch (same expressions)."""
-    comp = index.complemented
-    k = index.walk_sizes
+    comp: Any = index.complemented      # numpy arrays, or tensors on the logits' device
+    k: Any = index.walk_sizes
     V = index.vocab_size
     if xp is torch:
         comp = torch.as_tensor(comp, device=amax.device)
@@ -379,6 +380,6 @@ def enrichment_scores(
         d, direction = _finish(amax, bmin, index, np)
         return torch.from_numpy(d).to(logits.device), torch.from_numpy(direction).to(logits.device)
     if backend == "torch":
-        amax, bmin = _sides_torch(x, index, max_elements)
-        return _finish(amax, bmin, index, torch)
+        high, low = _sides_torch(x, index, max_elements)
+        return _finish(high, low, index, torch)
     raise ValueError(f"unknown backend {backend!r}")

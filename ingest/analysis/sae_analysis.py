@@ -89,7 +89,7 @@ def analyze_sae(
             result.top_values[rows] = ext.top_values.cpu().numpy()
             result.bottom_ids[rows] = ext.bottom_ids.cpu().numpy()
             result.bottom_values[rows] = ext.bottom_values.cpu().numpy()
-            if enrichment is not None:
+            if enrichment is not None and result.enrichment_d is not None and result.enrichment_direction is not None:
                 d, direction = enrichment(logits)
                 result.enrichment_d[rows] = d.cpu().numpy()
                 result.enrichment_direction[rows] = direction.cpu().numpy()

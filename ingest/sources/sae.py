@@ -56,7 +56,7 @@ class LoadedSae:
 
 def _cfg_value(cfg: dict[str, Any], *keys: str) -> Any:
     """First of `keys` present at the top level or under ``metadata`` (the newer schema)."""
-    metadata = cfg.get("metadata") if isinstance(cfg.get("metadata"), dict) else {}
+    metadata: dict[str, Any] = cfg["metadata"] if isinstance(cfg.get("metadata"), dict) else {}
     for key in keys:
         for source in (cfg, metadata):
             if source.get(key) is not None:

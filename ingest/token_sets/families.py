@@ -11,6 +11,8 @@ import string
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
 from ingest.sources.vocabulary import Vocabulary
 from ingest.token_sets.spec_file import read_set_specs
 from ingest.token_sets.token_set import TokenSet
@@ -59,7 +61,7 @@ def letter_sets(vocab: Vocabulary) -> list[TokenSet]:
                 f"first letter {letter!r} (either case) of alphabetic tokens: raw BPE string with "
                 "'Ġ' stripped from both ends, str.isalpha() true"
             ),
-            token_ids=ids,
+            token_ids=np.asarray(ids, dtype=np.int64),
         )
         for letter, ids in members.items()
     ]
@@ -83,7 +85,7 @@ def regex_sets(vocab: Vocabulary) -> list[TokenSet]:
                 f"re.match with regex {pattern} on the raw BPE string ('Ġ' marks a leading "
                 "space; anchored at the start only, as in the notebook)"
             ),
-            token_ids=regex_ids(re.compile(pattern), vocab),
+            token_ids=np.asarray(regex_ids(re.compile(pattern), vocab), dtype=np.int64),
         )
         for name, pattern in REGEX_DICT.items()
     ]
@@ -129,5 +131,5 @@ def word_list_sets(vocab: Vocabulary) -> list[TokenSet]:
                 f"single-token ' '+word from data file {path.name} (the token whose decoded text "
                 f"is ' '+word); {len(dropped)} of {len(spec.words)} words dropped as not one token"
             )
-            sets.append(TokenSet(spec.name, "word_list", definition, ids, dropped))
+            sets.append(TokenSet(spec.name, "word_list", definition, np.asarray(ids, dtype=np.int64), dropped))
     return sets

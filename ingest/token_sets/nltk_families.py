@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+import numpy as np
 from nltk.corpus import names as names_corpus
 from nltk.tag.mapping import map_tag
 from nltk.tag.perceptron import PerceptronTagger
@@ -56,7 +57,7 @@ def nltk_pos_sets(tags: Sequence[str]) -> list[TokenSet]:
             name=NLTK_POS_PREFIX + tag,
             family="nltk_pos",
             definition=f"NLTK Penn Treebank tag {tag!r} of {_TAGGED_TEXT} (nltk.pos_tag)",
-            token_ids=ids,
+            token_ids=np.asarray(ids, dtype=np.int64),
         )
         for tag, ids in _group(tags).items()
     ]
@@ -74,7 +75,7 @@ def universal_pos_sets(tags: Sequence[str]) -> list[TokenSet]:
                 f"universal tag {tag!r} (nltk map_tag('en-ptb', 'universal', penn_tag)) of the "
                 f"Penn tag of {_TAGGED_TEXT}"
             ),
-            token_ids=ids,
+            token_ids=np.asarray(ids, dtype=np.int64),
         )
         for tag, ids in _group([mapping[tag] for tag in tags]).items()
     ]
@@ -98,5 +99,5 @@ def name_sets(vocab: Vocabulary) -> list[TokenSet]:
             f"single-token ' '+name from the NLTK names corpus {file} ({len(unisex)} names also in "
             f"the other file left out); {len(dropped)} of {len(words)} names dropped as not one token"
         )
-        sets.append(TokenSet(set_name, "names", definition, ids, dropped))
+        sets.append(TokenSet(set_name, "names", definition, np.asarray(ids, dtype=np.int64), dropped))
     return sets

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from ingest.sources.vocabulary import Vocabulary
 from ingest.token_sets.families import regex_ids, single_token_ids
 from ingest.token_sets.spec_file import SetSpec, read_set_specs
@@ -52,7 +54,7 @@ def _build(spec: SetSpec, vocab: Vocabulary) -> TokenSet:
             f"re.search with regex {spec.regex.pattern} on the raw BPE string ('Ġ' marks a "
             f"leading space) from user file {spec.source.name}"
         )
-        return TokenSet(spec.name, "user", definition, ids)
+        return TokenSet(spec.name, "user", definition, np.asarray(ids, dtype=np.int64))
     assert spec.words is not None
     ids, dropped = single_token_ids(spec.words, vocab)
     if not ids:
@@ -65,4 +67,4 @@ def _build(spec: SetSpec, vocab: Vocabulary) -> TokenSet:
         f"single-token ' '+word from user file {spec.source.name}; {len(dropped)} of "
         f"{len(spec.words)} words dropped as not one token"
     )
-    return TokenSet(spec.name, "user", definition, ids, dropped)
+    return TokenSet(spec.name, "user", definition, np.asarray(ids, dtype=np.int64), dropped)
