@@ -25,7 +25,7 @@ FEATURES    ?= 24576
 BENCH_DB    ?= /tmp/llcat-bench.duckdb
 INGEST_ARGS ?=
 
-.PHONY: install browser demo demo-catalog ingest test bench app clean check-install
+.PHONY: install browser demo demo-catalog ingest test lint bench app clean check-install
 
 install: $(VENV)/.installed
 
@@ -61,6 +61,12 @@ ingest: install
 
 test: install browser
 	$(PY) -m pytest -q
+
+# Formatting, lint and types, as CI checks them (`ruff format .` fixes the formatting).
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(PY) -m mypy
 
 # The package installed as users install it (`pip install .`, not editable), run from another folder.
 check-install: install
