@@ -53,7 +53,7 @@ def check_is_catalog_file(db_path: Path) -> None:
     if header[_MAGIC_OFFSET:] != _DUCKDB_MAGIC:
         raise CatalogError(
             f"catalog path {db_path} is not a DuckDB database (no DuckDB header); "
-            "pass the path of a catalog written by `python -m ingest`, or a new file name"
+            "pass the path of a catalog written by `llcat-ingest`, or a new file name"
         )
 
 

@@ -79,7 +79,7 @@ def _main_objects(con: duckdb.DuckDBPyConnection) -> set[str]:
 
 def check_catalog(con: duckdb.DuckDBPyConnection, db_path: Path) -> set[str]:
     """Refuse a DuckDB file that is not a catalog, or one of another schema version (newer code's, or
-    an older one that needs `python -m ingest migrate`); returns the catalog's table and view names."""
+    an older one that needs `llcat-ingest migrate`); returns the catalog's table and view names."""
     objects = _main_objects(con)
     version = 0
     if "schema_migrations" in objects:
@@ -87,7 +87,7 @@ def check_catalog(con: duckdb.DuckDBPyConnection, db_path: Path) -> set[str]:
     if version == 0:
         raise CatalogError(
             f"{db_path} is a DuckDB database but not a catalog (it has no schema_migrations table); "
-            "pass a catalog built by `python -m ingest` (or `make demo`)"
+            "pass a catalog built by `llcat-ingest` (e.g. `llcat-ingest demo --db PATH`)"
         )
     check_readable(version, db_path)
     return objects
@@ -129,7 +129,7 @@ def check_readable(version: int, db_path: Path | str) -> None:
     if 0 < version < SCHEMA_VERSION:
         raise CatalogError(
             f"catalog {db_path} has schema version {version}, older than this code's {SCHEMA_VERSION}; upgrade it in "
-            f"place with `python -m ingest migrate --db {db_path}` (keeps every row), then open it again"
+            f"place with `llcat-ingest migrate --db {db_path}` (keeps every row), then open it again"
         )
 
 

@@ -42,7 +42,7 @@ def test_reader_refuses_an_old_catalog_and_says_how_to_migrate(tmp_path):
     path = tmp_path / "old.duckdb"
     build_v1_catalog(path)
     with pytest.raises(CatalogError, match=rf"has schema version 1, older than this code's {schema.SCHEMA_VERSION}; "
-                                           rf"upgrade it in place with `python -m ingest migrate --db {path}`"):
+                                           rf"upgrade it in place with `llcat-ingest migrate --db {path}`"):
         open_read_only(path)
 
 
