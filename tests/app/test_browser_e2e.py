@@ -138,7 +138,7 @@ def test_deep_link_pages_and_screenshots(served, browser_page, demo_db):
               ["Top features per set across layers"], 1),
              ("token_sets?token=red", "token_sets", ["Library", "Features promoting"], 0),
              ("sql?query=high_skew_features&p_layer=1&p_min_skewness=1", "sql", ["Download CSV"], 0),
-             ("sql?mode=Console", "sql_console", ["One read-only"], 0),
+             ("sql?mode=Console", "sql_console", ["One read-only", "Download CSV"], 0),
              ("feature?sae=nope&feature=99999", "feature_notice", ["The link asked for SAE"], 2)]
     for path, name, texts, charts in pages:
         page.goto(f"{served}/{path}")
