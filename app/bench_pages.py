@@ -6,7 +6,7 @@
 
 Server: a render through AppTest from a cold query cache in a warm process (what a user meets opening a
 view the server has not shown before), best of two tries. Target: under 2 s on the full-size synthetic
-catalog (13 SAEs x 24,576 features, 50,257 tokens, 150 token sets: catalog/bench_catalog.py).
+catalog (13 SAEs x 24,576 features, 50,257 tokens, 150 token sets: tests/synthetic_catalog.py).
 
 Browser: the app served by ``streamlit run`` and opened in headless Chromium (Debian's ``chromium`` with
 Playwright, as the end-to-end test), timed from navigation until the page's last element is drawn: the
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="time an app already served at this URL (on --db) instead of starting one")
     args = parser.parse_args(argv)
     if not args.db.exists():
-        from catalog.bench_catalog import build_bench_catalog
+        from tests.synthetic_catalog import build_bench_catalog
 
         build_bench_catalog(args.db)
     os.environ["LLCAT_DB"] = str(args.db)
