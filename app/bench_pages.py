@@ -108,7 +108,7 @@ def render_seconds(page: str, query: dict[str, str]) -> float:
         at.query_params[key] = value
     at.run()   # registers the pages and warms imports; the timed run starts from a cold cache
     if page != "overview":
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"views/{page}.py")
     st.cache_data.clear()
     started = time.perf_counter()
     at.run()

@@ -1,6 +1,6 @@
 """The catalog browser: ``streamlit run app/main.py -- --db PATH`` (or ``LLCAT_DB=PATH``).
 
-One file per page under ``app/pages/``; every page reads through ``app/data.py``, which reads
+One file per page under ``app/views/``; every page reads through ``app/data.py``, which reads
 through the ``catalog`` package only (no torch, no ingest). A missing, empty or busy catalog, or
 any other ``CatalogError`` a page meets, is shown as a message here, never as a traceback.
 """
@@ -36,7 +36,7 @@ _PAGE_FILES = {  # page name -> (title, icon)
 
 def pages() -> list[st.Page]:
     here = Path(__file__).parent
-    return [st.Page(here / "pages" / f"{name}.py", title=title, icon=icon, url_path=PAGES[name] or None,
+    return [st.Page(here / "views" / f"{name}.py", title=title, icon=icon, url_path=PAGES[name] or None,
                     default=name == "overview")
             for name, (title, icon) in _PAGE_FILES.items()]
 

@@ -25,27 +25,10 @@ PAGES = {
     "token_sets": "token_sets",
     "sql_console": "sql",
 }
-FEATURE_PAGE = "pages/feature.py"  # relative to app/main.py, as st.switch_page wants it
+FEATURE_PAGE = "views/feature.py"  # relative to app/main.py, as st.switch_page wants it
 ANY = "(any)"
 BIND = "query-params"
 _NOTICES = "_llcat_notices"  # session state: this run's notices, shown under the page title
-
-
-def run_page(render: Callable[[], None]) -> None:
-    """Render a page of ``app/pages/``, making sure it runs inside ``app/main.py``'s navigation.
-
-    A folder named ``pages`` beside the main script switches Streamlit into its older multipage
-    mode until the first ``st.navigation`` call of the server process. A fresh server whose first
-    request deep-links to a page (``/feature?...``) would then run the page file on its own: no
-    page config, no error handling, the wrong sidebar. Leaving that mode and rerunning hands the
-    same URL to ``app/main.py``.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-    render()
 
 
 def feature_params(sae: str, feature: int) -> dict[str, str]:

@@ -39,7 +39,7 @@ def run_page(monkeypatch: pytest.MonkeyPatch, demo_db: Path) -> Callable[..., Ap
             at.query_params[key] = value
         at.run()  # the first run registers st.navigation's pages; a switch before it would run the page alone
         if page != "overview":
-            at.switch_page(f"pages/{page}.py").run()
+            at.switch_page(f"views/{page}.py").run()
         return at
     return run
 

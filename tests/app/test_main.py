@@ -79,7 +79,7 @@ def test_catalog_being_written(run_page, tmp_path, monkeypatch):
 
 
 def test_the_app_imports_no_torch_and_no_ingest():
-    modules = ["app.main", "app.data", "app.plots", "app.state"] + [f"app.pages.{page}" for page in PAGES]
+    modules = ["app.main", "app.data", "app.plots", "app.state"] + [f"app.views.{page}" for page in PAGES]
     code = ("import sys\n" + "".join(f"import {m}\n" for m in modules) +
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'ingest', 'transformer_lens'))\n"
             "print(','.join(bad))")

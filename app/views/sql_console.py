@@ -125,4 +125,4 @@ def render() -> None:
 
 
 if __name__ == "__main__":
-    state.run_page(render)
+    render()
