@@ -71,7 +71,7 @@ def views(db: Path) -> tuple[list[View], View]:
     from catalog.api import Catalog
 
     catalog = Catalog(str(db))
-    saes = catalog.run("app_saes").frame
+    saes = catalog.run("saes").frame
     sets = set(catalog.run("token_sets").frame["name"])
     row = saes[saes["sae_id"] == PREFERRED_SAE]
     row = (row if len(row) else saes).iloc[0]

@@ -81,7 +81,7 @@ def console(db: Path, statement: str, max_rows: int) -> QueryResult:
 
 
 def queries_menu() -> dict[str, SavedQuery]:
-    """The saved queries, by name (parsed once per process by the catalog)."""
+    """The public saved queries, by name (parsed once per process by the catalog; the app's own are not listed)."""
     return saved_queries()
 
 
@@ -107,8 +107,13 @@ def require_catalog() -> Path:
 
 
 def saes(db: Path) -> pd.DataFrame:
-    """The SAEs with provenance and counts, by model, layer and the hook's place in its block."""
-    return in_block_order(query(db, "app_saes").frame)
+    """The SAEs with their counts (the public ``saes`` query), by model, layer and the hook's place in its block."""
+    return in_block_order(query(db, "saes").frame)
+
+
+def saes_with_provenance(db: Path) -> pd.DataFrame:
+    """``saes`` plus where each SAE came from and the run that wrote it (the Overview's table)."""
+    return saes(db).merge(query(db, "app_sae_provenance").frame, on="sae_id", how="left")
 
 
 def models(db: Path) -> pd.DataFrame:
@@ -131,9 +136,9 @@ def feature_card(db: Path, sae: str, feature: int) -> pd.Series:
     return query(db, "feature_card", sae=sae, feature=feature).frame.iloc[0]
 
 
-def joined(names: list[str] | tuple[str, ...]) -> str:
-    """Several token set names as one bound value for the app_* queries that take a '|'-joined list."""
-    return "|".join(sorted(set(names)))
+def set_list(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Token set names as a TOKEN_SETS value: each once, sorted, so that the same sets share a cache entry."""
+    return tuple(sorted(set(names)))
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)

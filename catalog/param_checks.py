@@ -1,4 +1,4 @@
-"""Checking catalog-typed parameters (SAE, LAYER, MODEL, FEATURE, TOKEN, TOKEN_SET) before a query runs.
+"""Checking catalog-typed parameters (SAE, LAYER, MODEL, FEATURE, TOKEN, TOKEN_SET, TOKEN_SETS) before a query runs.
 
 A saved query given an SAE or token set that is not in the catalog would return an empty table,
 which reads as "no feature matches". These checks turn that into an error that names the value and
@@ -35,9 +35,11 @@ def check_params(con: duckdb.DuckDBPyConnection, query_name: str, params: Sequen
                           "list them with `python -m catalog run saes`")
         elif param.kind == "MODEL":
             _check_member(where, "model", value, _column(con, "SELECT model_name FROM models ORDER BY 1"), db_path)
-        elif param.kind == "TOKEN_SET":
-            _check_member(where, "token set", value, _column(con, "SELECT DISTINCT name FROM token_sets ORDER BY 1"),
-                          db_path, "list them with `python -m catalog run token_sets`")
+        elif param.kind in ("TOKEN_SET", "TOKEN_SETS"):
+            names = _column(con, "SELECT DISTINCT name FROM token_sets ORDER BY 1")
+            # A list is checked name by name, with the same message as a single set names.
+            for name in value if isinstance(value, list) else [value]:
+                _check_member(where, "token set", name, names, db_path, "list them with `python -m catalog run token_sets`")
         elif param.kind == "LAYER":
             _check_layer(con, where, value, db_path)
         elif param.kind == "FEATURE" and "SAE" in by_kind and values.get(by_kind["SAE"]) is not None:

@@ -1,5 +1,9 @@
 """Saved queries: the SQL files of ``sql/queries/``, and running one by name.
 
+The app's own queries live apart in ``sql/app_queries/`` (names starting ``app_``): they run by name
+like any other (``run_query``, ``llcat run``), but are listed only when asked for
+(``saved_queries(include_app=True)``), so users see the public queries first and only.
+
 A saved query is a file ``sql/queries/<name>.sql`` that begins with comment lines::
 
     -- name: high_skew_features
@@ -30,11 +34,13 @@ import pyarrow as pa
 from catalog.connect import reading
 from catalog.errors import CatalogError
 from catalog.param_checks import check_params
-from catalog.paths import QUERIES_DIR
+from catalog.paths import QUERIES_DIR, SQL_DIR
 from catalog.query_params import Param, parse_default, parse_kind
 from catalog.result import MAX_LIMIT, QueryResult
 
 DEFAULT_LIMIT = 100
+APP_QUERIES_DIR = SQL_DIR / "app_queries"
+APP_PREFIX = "app_"
 _HEADER = re.compile(r"^--\s*(name|description|param):\s*(.*?)\s*$")
 _PARAM = re.compile(r"^(\w+)\s+(\w+(?:\([^)]*\))?)\s*(?:=\s*('(?:[^']|'')*'|\S+))?\s*(.*)$")
 # A :name outside quotes and comments; `::` casts are left alone.
@@ -153,18 +159,37 @@ def _load(directory: Path) -> dict[str, SavedQuery]:
     return {path.stem: parse_query_file(path) for path in sorted(directory.glob("*.sql"))}
 
 
-def saved_queries(directory: Path = QUERIES_DIR) -> dict[str, SavedQuery]:
-    """Every saved query of ``directory``, by name (parsed once per process)."""
-    return _load(directory)
+@cache
+def _namespaces() -> tuple[dict[str, SavedQuery], dict[str, SavedQuery]]:
+    """(public, app) queries, each name checked to be in the right folder."""
+    public, app = _load(QUERIES_DIR), _load(APP_QUERIES_DIR)
+    misplaced = [q.path for q in public.values() if q.name.startswith(APP_PREFIX)]
+    misplaced += [q.path for q in app.values() if not q.name.startswith(APP_PREFIX)]
+    if misplaced:
+        raise CatalogError(f"saved query files in the wrong folder: {', '.join(map(str, misplaced))}; names starting "
+                           f"{APP_PREFIX!r} belong in {APP_QUERIES_DIR}, all others in {QUERIES_DIR}")
+    return public, app
 
 
-def get_query(name: str, directory: Path = QUERIES_DIR) -> SavedQuery:
-    queries = saved_queries(directory)
+def saved_queries(include_app: bool = False) -> dict[str, SavedQuery]:
+    """The public saved queries by name (parsed once per process); with ``include_app``, the app's too, after them."""
+    public, app = _namespaces()
+    return {**public, **app} if include_app else dict(public)
+
+
+def app_queries() -> dict[str, SavedQuery]:
+    """The app's own queries (``sql/app_queries/``), by name."""
+    return dict(_namespaces()[1])
+
+
+def get_query(name: str) -> SavedQuery:
+    """A public or app query by name; CatalogError with close matches when there is none."""
+    queries = saved_queries(include_app=True)
     if name in queries:
         return queries[name]
     close = difflib.get_close_matches(name, list(queries), n=3)
     hint = f"did you mean {', '.join(close)}? " if close else ""
-    raise CatalogError(f"no saved query named {name!r}; {hint}saved queries: {', '.join(queries)} "
+    raise CatalogError(f"no saved query named {name!r}; {hint}saved queries: {', '.join(saved_queries())} "
                        "(`python -m catalog queries` describes them)")
 
 

@@ -7,9 +7,10 @@ A saved query declares each ``:name`` it uses on a comment line::
     -- param: scope CHOICE(sae|layer|model) = 'model'  where to look for neighbours
 
 Plain SQL types (INTEGER, DOUBLE, VARCHAR, BOOLEAN) only check the value's type. Catalog types
-(SAE, LAYER, MODEL, FEATURE, TOKEN, TOKEN_SET) are checked against the catalog before the query
-runs (see ``catalog.param_checks``), so a typo gets "no such SAE; these exist" instead of an empty
-result. Values always reach DuckDB as bound parameters, never as SQL text.
+(SAE, LAYER, MODEL, FEATURE, TOKEN, TOKEN_SET, and TOKEN_SETS, a list of set names) are checked
+against the catalog before the query runs (see ``catalog.param_checks``), so a typo gets "no such
+SAE; these exist" instead of an empty result. Values always reach DuckDB as bound parameters, never
+as SQL text: a TOKEN_SETS value is bound as one ``VARCHAR[]``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "FEATURE": ("INTEGER", "a feature index such as 14215"),
     "TOKEN": ("VARCHAR", "a token's decoded text such as ' Paris' (mind the leading space)"),
     "TOKEN_SET": ("VARCHAR", "a token set name such as 'boys_names'"),
+    "TOKEN_SETS": ("VARCHAR[]", "token set names such as ['boys_names', 'girls_names'] (as text: boys_names,girls_names)"),
     "CHOICE": ("VARCHAR", "one of the listed choices"),
 }
 _INTEGER_KINDS = {"INTEGER", "LAYER", "FEATURE"}
@@ -95,6 +97,8 @@ class Param:
             return _to_float(value)
         if self.kind == "BOOLEAN":
             return _to_bool(value)
+        if self.kind == "TOKEN_SETS":
+            return _to_names(value)
         if not isinstance(value, str):
             raise TypeError(value)
         if self.kind == "CHOICE" and value not in self.choices:
@@ -131,6 +135,15 @@ def _to_bool(value: object) -> bool:
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
     raise ValueError(value)
+
+
+def _to_names(value: object) -> list[str]:
+    """A list of names from a list or tuple of strings, or from comma-separated text (the CLI's form)."""
+    if isinstance(value, str):
+        return [name.strip() for name in value.split(",") if name.strip()]
+    if isinstance(value, (list, tuple)) and all(isinstance(name, str) for name in value):
+        return list(value)
+    raise TypeError(value)
 
 
 def parse_kind(text: str) -> tuple[str, tuple[str, ...]]:

@@ -65,7 +65,7 @@ def versus(scores: pd.DataFrame, x_set: str, y_set: str, top_n: int) -> None:
 
 def across_layers(db: Path, saes: pd.DataFrame, sets: list[str]) -> None:
     st.subheader("Top features per set across layers")
-    top = data.query(db, "app_top_features_per_layer", token_sets=data.joined(sets), per_sae=PER_SAE).frame
+    top = data.query(db, "app_top_features_per_layer", token_sets=data.set_list(sets), per_sae=PER_SAE).frame
     if top.empty:
         st.info("No enrichment rows for these sets.")
         return
@@ -99,7 +99,7 @@ def render() -> None:
     st.caption(f"{scope}. Score: -ln(1 - d), d the Kolmogorov-Smirnov statistic of the set's tokens "
                "ranked by logit weight (the notebook's running-sum score); d = 1 is drawn at the top.")
     if view == "Set vs set":
-        scores = data.query(db, "app_set_scores", token_sets=data.joined([x_set, y_set]), sae=sae).frame
+        scores = data.query(db, "app_set_scores", token_sets=data.set_list([x_set, y_set]), sae=sae).frame
         versus(scores, x_set, y_set, top_n)
         return
     if not sets:
@@ -108,7 +108,7 @@ def render() -> None:
     if view == "Across layers":
         across_layers(db, saes, sets)
     else:
-        manhattan(data.query(db, "app_set_scores", token_sets=data.joined(sets), sae=sae).frame, sets, top_n)
+        manhattan(data.query(db, "app_set_scores", token_sets=data.set_list(sets), sae=sae).frame, sets, top_n)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def by_layer(db: Path, model: str, saes: pd.DataFrame, variant: str, shown: str)
 def render() -> None:
     db = data.require_catalog()
     st.title("Logit-lens feature catalog")
-    models, saes = data.models(db), data.saes(db)
+    models, saes = data.models(db), data.saes_with_provenance(db)
     with st.sidebar:
         model = state.bound(st.selectbox, "Model", options=sorted(models["model_name"]), key="model", what="model")
         variant = state.bound(st.radio, "Moments of", options=list(VARIANTS), key="variant", what="moments of",

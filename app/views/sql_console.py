@@ -45,6 +45,10 @@ def param_input(db: Path, param: Param) -> object:
     options = list(param.choices) if param.kind == "CHOICE" else catalog_values(db, param.kind)
     if param.kind == "BOOLEAN":
         options = ["true", "false"]
+    if param.kind == "TOKEN_SETS":
+        names = state.bound(st.multiselect, label, options=data.set_names(db), key=key, help=param.description,
+                            what=param.name)
+        return names or None
     if options is not None:
         options = ([] if param.required else [NULL]) + options
         shown = str(default).lower() if isinstance(default, bool) else str(default)

@@ -1,15 +1,20 @@
-"""The app's saved queries (sql/queries/app_*.sql), each checked against pandas over the base tables."""
+"""The app's own saved queries (sql/app_queries/app_*.sql), each checked against pandas over the base tables."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from catalog.queries import run_query, saved_queries
+from app.ordering import in_block_order
+from catalog.cli import main as catalog_cli
+from catalog.errors import CatalogError
+from catalog.queries import APP_QUERIES_DIR, QUERIES_DIR, app_queries, run_query, saved_queries
 from tests.app.conftest import SAE0, SAE1, SAE1_POST
 
-APP_QUERIES = {"app_saes", "app_models", "app_feature_filter", "app_set_scores", "app_top_features_per_layer",
+APP_QUERIES = {"app_sae_provenance", "app_models", "app_feature_filter", "app_set_scores", "app_top_features_per_layer",
                "app_set_members", "app_token_lookup", "app_layer_scatter", "app_feature_logits"}
 
 
@@ -27,19 +32,44 @@ def _set_rows(tables, name: str) -> pd.DataFrame:
 
 
 def test_every_app_query_parses_and_runs_with_its_defaults(demo_db):
-    assert APP_QUERIES <= set(saved_queries())
-    for name in APP_QUERIES:
-        assert not saved_queries()[name].param("limit").required
+    assert set(app_queries()) == APP_QUERIES
+    for name, query in app_queries().items():
+        assert query.path.parent == APP_QUERIES_DIR and query.description and "\n" not in query.description
+        assert not re.search(r"(?<![:\w]):[A-Za-z_]", query.sql)  # every :name became a bound $name
+        assert not query.param("limit").required
         run_query(demo_db, name)  # every parameter is optional, so bench and CLI runs need no values
 
 
+def test_app_queries_are_kept_apart_from_the_public_ones(capsys):
+    public = saved_queries()
+    assert not [name for name in public if name.startswith("app_")]
+    assert {q.path.parent for q in public.values()} == {QUERIES_DIR}
+    assert list(saved_queries(include_app=True)) == [*public, *app_queries()]   # public first
+    assert catalog_cli(["queries"]) == 0
+    listing = capsys.readouterr().out
+    assert "app_" not in listing and "high_skew_features" in listing
+
+
+def test_every_app_query_runs_from_the_cli_by_name(demo_db, capsys):
+    """Not listed, but runnable as any saved query is: `llcat run app_...`."""
+    for name in sorted(APP_QUERIES):
+        assert catalog_cli(["run", name, "--db", str(demo_db), "--format", "csv", "--limit", "2"]) == 0, name
+        out, err = capsys.readouterr()
+        assert len(out.splitlines()) <= 3, (name, out, err)
+
+
 def test_app_saes_and_models_count_what_the_tables_hold(demo_db, tables):
-    saes = run_query(demo_db, "app_saes").frame
+    """The app's SAE list: the public saes query in block order, with app_sae_provenance beside it."""
+    saes = in_block_order(run_query(demo_db, "saes").frame)
+    saes = saes.merge(run_query(demo_db, "app_sae_provenance").frame, on="sae_id", how="left")
     features = tables("SELECT * FROM features")
     assert list(saes["sae_id"]) == [SAE0, SAE1, SAE1_POST]  # layer order, then resid_pre before resid_post
     assert dict(zip(saes["sae_id"], saes["n_features"])) == features.groupby("sae_id").size().to_dict()
     assert dict(zip(saes["sae_id"], saes["n_dead"])) == features.groupby("sae_id")["is_dead"].sum().astype(int).to_dict()
     assert saes["run_id"].notna().all() and saes["source"].notna().all()
+    stored = tables("SELECT sae_id, weights_fingerprint, seconds FROM saes").set_index("sae_id")
+    assert dict(zip(saes["sae_id"], saes["weights_fingerprint"])) == stored["weights_fingerprint"].to_dict()
+    assert dict(zip(saes["sae_id"], saes["ingest_seconds"])) == pytest.approx(stored["seconds"].to_dict())
     models = run_query(demo_db, "app_models").frame
     assert models.loc[0, "n_features"] == len(features) and models.loc[0, "n_saes"] == 3
     assert models.loc[0, "n_token_sets"] == len(tables("SELECT * FROM token_sets"))
@@ -93,26 +123,42 @@ def test_feature_filter_gives_top_tokens_to_the_first_rows_only(demo_db):
 
 
 def test_set_scores_match_the_enrichment_table(demo_db, tables):
-    result = run_query(demo_db, "app_set_scores", {"token_sets": "colors|all_digits", "sae": SAE1}).frame
+    result = run_query(demo_db, "app_set_scores", {"token_sets": ["colors", "all_digits"], "sae": SAE1}).frame
     assert set(result["set_name"]) == {"colors", "all_digits"} and len(result) == 2 * 256
     for name in ("colors", "all_digits"):
         rows = _set_rows(tables, name).query("sae_id == @SAE1").sort_values("feature")
         got = result[result.set_name == name].sort_values("feature")
         np.testing.assert_allclose(got["d"], rows["d"], rtol=1e-6)
         np.testing.assert_allclose(got["score"], _score(rows["d"]), rtol=1e-6)
-    assert run_query(demo_db, "app_set_scores", {"token_sets": "colors", "layer": 1}).frame["sae_id"].nunique() == 2
+    assert run_query(demo_db, "app_set_scores", {"token_sets": ["colors"], "layer": 1}).frame["sae_id"].nunique() == 2
     assert run_query(demo_db, "app_set_scores", {}).frame.empty
+    assert run_query(demo_db, "app_set_scores", {"token_sets": []}).frame.empty
+    as_text = run_query(demo_db, "app_set_scores", {"token_sets": "colors,all_digits", "sae": SAE1}).frame  # the CLI's form
+    pd.testing.assert_frame_equal(as_text, result)
+
+
+@pytest.mark.parametrize("name", ["app_set_scores", "app_top_features_per_layer"])
+def test_a_misspelt_set_in_a_list_is_an_error_like_a_single_set(demo_db, name):
+    with pytest.raises(CatalogError) as single:
+        run_query(demo_db, "top_features_for_set", {"token_set": "colrs"})
+    with pytest.raises(CatalogError) as listed:
+        run_query(demo_db, name, {"token_sets": ["colors", "colrs"]})
+    assert str(listed.value) == str(single.value).replace("top_features_for_set", name).replace(
+        "parameter token_set:", "parameter token_sets:")
+    assert f"query {name}: parameter token_sets: token set 'colrs' is not in catalog" in str(listed.value)
+    with pytest.raises(CatalogError, match=r"parameter token_sets expects token set names"):
+        run_query(demo_db, name, {"token_sets": [1, 2]})
 
 
 def test_top_features_per_layer_are_the_best_d_of_each_sae(demo_db, tables):
-    result = run_query(demo_db, "app_top_features_per_layer", {"token_sets": "colors|countries", "per_sae": 2}).frame
+    result = run_query(demo_db, "app_top_features_per_layer", {"token_sets": ["colors", "countries"], "per_sae": 2}).frame
     assert len(result) == 2 * 3 * 2
     for (name, sae_id), got in result.groupby(["set_name", "sae_id"]):
         rows = _set_rows(tables, name).query("sae_id == @sae_id").sort_values("d", ascending=False)
         assert list(got.sort_values("set_rank")["d"]) == pytest.approx(list(rows["d"].head(2)), rel=1e-6)
         assert list(got["set_rank"]) == [1, 2]
     assert result["top_tokens"].map(len).eq(10).all()
-    promoted = run_query(demo_db, "app_top_features_per_layer", {"token_sets": "colors", "direction": -1}).frame
+    promoted = run_query(demo_db, "app_top_features_per_layer", {"token_sets": ["colors"], "direction": -1}).frame
     assert (promoted["direction"] == -1).all()
 
 

@@ -1,12 +1,12 @@
 -- name: app_set_scores
--- description: Every feature's enrichment for one or more token sets (names joined by '|', e.g. 'boys_names|girls_names') in one SAE or layer, with the notebook's score -ln(1 - d): the app's Manhattan and set-versus-set plots. No rows without sets.
--- param: token_sets VARCHAR = NULL  token set names joined by '|', e.g. 'all_digits|is_punctuation'
+-- description: Every feature's enrichment for one or more token sets in one SAE or layer, with the notebook's score -ln(1 - d): the app's Manhattan and set-versus-set plots. No rows without sets.
+-- param: token_sets TOKEN_SETS = NULL  the sets, e.g. ['all_digits', 'is_punctuation'] (each must be in the catalog)
 -- param: sae SAE = NULL  only this SAE
 -- param: layer LAYER = NULL  only SAEs at this layer
 -- param: limit INTEGER = 1000000  most rows to return
 WITH picked AS (
     SELECT set_id, name FROM token_sets
-    WHERE list_contains(string_split(:token_sets, '|'), name)
+    WHERE list_contains(:token_sets, name)
 )
 SELECT e.sae_id, s.layer, e.feature, p.name AS set_name, e.d::DOUBLE AS d, -ln(1 - e.d::DOUBLE) AS score,
        e.direction, e.p_null, e.q_value

@@ -64,7 +64,7 @@ WITH chosen AS (
 )
 SELECT r.sae_id, r.layer, r.feature, r.skewness, r.kurtosis, r.std, r.log10_density, r.is_dead,
        r.set_d, r.set_score, r.set_direction, r.set_q_value, tl.top_tokens,
-       'https://neuronpedia.org/' || r.neuronpedia_id || '/' || r.feature AS neuronpedia_url
+       neuronpedia_url(r.neuronpedia_id, r.feature) AS neuronpedia_url
 FROM ranked AS r
 LEFT JOIN token_lists AS tl ON tl.sae_id = r.sae_id AND tl.feature = r.feature
 ORDER BY r.row_rank

@@ -1,12 +1,12 @@
 -- name: app_top_features_per_layer
--- description: For each of one or more token sets (names joined by '|'), the features most enriched for it in every SAE, by -ln(1 - d), with their top tokens: how a set's best features move across layers.
--- param: token_sets VARCHAR = NULL  token set names joined by '|', e.g. 'boys_names|girls_names'
+-- description: For each of one or more token sets, the features most enriched for it in every SAE, by -ln(1 - d), with their top tokens: how a set's best features move across layers.
+-- param: token_sets TOKEN_SETS = NULL  the sets, e.g. ['boys_names', 'girls_names'] (each must be in the catalog)
 -- param: per_sae INTEGER = 3  features kept per set and SAE
 -- param: direction INTEGER = NULL  1: members among the promoted tokens; -1: among the suppressed; NULL: either
 -- param: limit INTEGER = 10000  most rows to return
 WITH picked AS (
     SELECT set_id, name, model_name FROM token_sets
-    WHERE list_contains(string_split(:token_sets, '|'), name)
+    WHERE list_contains(:token_sets, name)
 ), best AS (
     -- max_by(..., n) keeps the n largest per group while scanning: several times faster than a
     -- window over every feature x set row of the chosen sets (24,576 x 13 per set for GPT-2 small).
@@ -30,7 +30,7 @@ WITH picked AS (
 SELECT p.name AS set_name, r.sae_id, s.layer, s.hook_name, r.set_rank, r.entry.feature AS feature,
        r.entry.d::DOUBLE AS d, -ln(1 - r.entry.d::DOUBLE) AS score, r.entry.direction AS direction,
        r.entry.q_value AS q_value, tl.top_tokens,
-       'https://neuronpedia.org/' || s.neuronpedia_id || '/' || r.entry.feature AS neuronpedia_url
+       neuronpedia_url(s.neuronpedia_id, r.entry.feature) AS neuronpedia_url
 FROM ranked AS r
 JOIN picked AS p ON p.set_id = r.set_id
 JOIN saes AS s ON s.sae_id = r.sae_id
