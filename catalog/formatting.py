@@ -1,7 +1,7 @@
 """Printing results: an aligned table for people, CSV or JSON for programs.
 
 JSON cannot hold NaN or infinity, so those print as null; CSV has no lists, so list cells print
-as JSON text. Tables shorten long cells (``--format csv`` or ``json`` give every character).
+as JSON text. Tables show every missing value as NULL and shorten long cells (``--format csv`` or ``json`` give every character).
 """
 
 from __future__ import annotations
@@ -47,6 +47,16 @@ def _is_list_cell(value: object) -> bool:
     return isinstance(value, (list, tuple, np.ndarray))
 
 
+def _table_cell(value: object) -> object:
+    """A cell as the table shows it: lists as their repr, every missing value as NULL (as SQL
+    shells print it; pandas would print None for some columns and NaN for others)."""
+    if _is_list_cell(value):
+        return repr(jsonable(value))
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return "NULL"
+    return value
+
+
 def render(frame: pd.DataFrame, fmt: str = "table") -> str:
     """``frame`` as text in one of OUTPUT_FORMATS."""
     if fmt == "json":
@@ -63,7 +73,7 @@ def render(frame: pd.DataFrame, fmt: str = "table") -> str:
     if fmt == "table":
         if frame.empty:
             return "(no rows)\n" if len(frame.columns) == 0 else f"(no rows; columns: {', '.join(map(str, frame.columns))})\n"
-        shown = frame.map(lambda v: repr(jsonable(v)) if _is_list_cell(v) else v)
+        shown = frame.astype(object).map(_table_cell)
         return shown.to_string(index=False, max_colwidth=_TABLE_CELL_CHARS) + "\n"
     raise ValueError(f"unknown output format {fmt!r}; formats: {', '.join(OUTPUT_FORMATS)}")
 
