@@ -124,6 +124,27 @@ def show_notices() -> None:
     st.session_state[_NOTICES] = []
 
 
+def renamed_param(old: str, new: str, options: Sequence[str], what: str) -> None:
+    """Honour a link written with an older spelling of a select box's parameter, with a notice.
+
+    Call it before the page creates the widget keyed ``new``. Streamlit seeds a bound widget only from the
+    URL the page was opened with, so the value goes through session state (allowed before the widget
+    exists), and only when it is one of ``options``; otherwise the widget shows its first option.
+    """
+    if old not in st.query_params:
+        return
+    value = st.query_params.get_all(old)[0]
+    del st.query_params[old]
+    if new in st.query_params:
+        notice(f"The link gives both `{old}=` and `{new}=`; `{old}=`, an older spelling of `{new}=`, was left out.")
+        return
+    notice(f"The link's `{old}=` is an older spelling of `{new}=`; it was read as `{new}={value}`.")
+    if value in options:
+        st.session_state[new] = value
+    else:
+        notice(f"The link asked for {what} **{value}**, which is not available here; showing **{options[0]}** instead.")
+
+
 def _url_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))

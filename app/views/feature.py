@@ -1,6 +1,7 @@
 """Feature: one feature's moments, tokens, logit histograms, enrichment, neighbours and Neuronpedia view.
 
-Deep link: ``/feature?sae=SAE_ID&feature=N`` (``&colour=NAME`` colours the histogram by that set).
+Deep link: ``/feature?sae=SAE_ID&feature=N`` (``&set=NAME`` colours the histogram by that set; the older
+spelling ``colour=NAME`` is read as ``set`` with a notice).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def pick(saes: pd.DataFrame, set_names: list[str]) -> tuple[str, int, str]:
                           step=1, key="feature", what="feature",
                           hint=f"{sae} has features 0 to {d_sae - 1}")
     colour_by = state.bound(st.selectbox, "Colour the histogram by token set",
-                            options=[MOST_ENRICHED] + set_names, key="colour", what="token set")
+                            options=[MOST_ENRICHED] + set_names, key="set", what="token set")
     return sae, int(feature), colour_by
 
 
@@ -115,9 +116,11 @@ def neuronpedia_view(neuronpedia_id: str | None, feature: int) -> None:
 
 def render() -> None:
     db = data.require_catalog()
-    saes = data.saes(db)
+    saes, set_names = data.saes(db), data.set_names(db)
+    # One spelling for one token set on every page: `set`; links written with `colour` still work.
+    state.renamed_param("colour", "set", [MOST_ENRICHED] + set_names, what="token set")
     with st.sidebar:
-        sae, feature, colour_by = pick(saes, data.set_names(db))
+        sae, feature, colour_by = pick(saes, set_names)
     card = data.feature_card(db, sae, feature)
     st.title(f"Feature {feature}")
     state.show_notices()

@@ -56,7 +56,7 @@ def test_histograms_cover_the_vocabulary_and_colour_the_most_enriched_set(run_pa
 
 def test_colour_set_and_feature_follow_the_widgets(run_page, tables):
     at = run_page("feature", sae=SAE0, feature="3")
-    at.selectbox(key="colour").set_value("all_digits").run()
+    at.selectbox(key="set").set_value("all_digits").run()
     at.number_input(key="feature").set_value(5).run()
     no_exception(at)
     assert at.title[0].value == "Feature 5"

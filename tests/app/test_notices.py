@@ -27,7 +27,8 @@ def _says(at, asked: str, shown: str) -> None:
     ("enrichment", {"view": "Set vs set", "x_set": "no_such_set"}, "no_such_set", "boys_names"),
     ("feature", {"sae": "nope"}, "nope", SAE0),
     ("feature", {"sae": SAE0, "feature": "99999"}, "99999", "0"),
-    ("feature", {"colour": "no_such_set"}, "no_such_set", "(most enriched)"),
+    ("feature", {"set": "no_such_set"}, "no_such_set", "(most enriched)"),
+    ("feature", {"colour": "no_such_set"}, "no_such_set", "(most enriched)"),   # the older spelling of set
     ("token_sets", {"family": "no_such_family"}, "no_such_family", "(any)"),
     ("token_sets", {"set": "no_such_set"}, "no_such_set", "colors"),
     ("sql_console", {"query": "no_such_query"}, "no_such_query", "saes"),
@@ -46,6 +47,13 @@ def test_the_defaults_shown_are_the_catalogs(run_page, tables):
     assert at.sidebar.selectbox(key="sae").value == first["sae_id"] and at.title[0].value == "Feature 0"
     _says(at, "nope", first["sae_id"])
     assert any(f"0 to {first['d_sae'] - 1}" in text for text in _notices(at))
+
+
+def test_the_older_colour_spelling_is_read_as_set(run_page):
+    at = run_page("feature", sae=SAE0, feature="24", colour="colors")
+    no_exception(at)
+    assert at.sidebar.selectbox(key="set").value == "colors" and "colour" not in at.query_params
+    assert [text for text in _notices(at) if "`colour=` is an older spelling of `set=`" in text]
 
 
 def test_some_of_several_sets_unknown(run_page):
