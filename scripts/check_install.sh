@@ -20,8 +20,9 @@ if ! "$WORK/venv/bin/python" -m pip install -q "$ROOT" > "$WORK/pip.log" 2>&1; t
     grep -v "Location 'file" "$WORK/pip.log"; echo "error: pip install . failed"; exit 1
 fi
 export PATH="$WORK/venv/bin:$PATH"
-NLTK_DATA=$("$DEV_VENV/bin/python" -c "import nltk; print(next((p for p in nltk.data.path if __import__('os').path.isdir(p)), ''))")
-export NLTK_DATA
+# The set-up step a user of the installed package runs once: NLTK data into the new virtualenv.
+unset NLTK_DATA
+"$WORK/venv/bin/python" -m ingest.token_sets.nltk_data --copy-from "$DEV_VENV/nltk_data"
 
 cd "$WORK"
 where=$("$WORK/venv/bin/python" -c "import catalog.paths as p, catalog; print(catalog.__file__, p.SQL_DIR)")
@@ -33,6 +34,8 @@ llcat --help >/dev/null
 llcat queries --db demo.duckdb | head -n 3
 llcat run saes --db demo.duckdb
 llcat sql --db demo.duckdb "SELECT count(*) AS features FROM features"
+sets=$(llcat sql --db demo.duckdb "SELECT count(*) FROM token_sets" --format csv | tail -n 1)
+[ "$sets" -ge 100 ] || { echo "error: the installed demo has $sets token sets (NLTK data not found?)"; exit 1; }
 
 PORT=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
 LLCAT_OFFLINE=1 llcat-app --db demo.duckdb --port "$PORT" > app.log 2>&1 &
