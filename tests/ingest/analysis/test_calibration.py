@@ -86,7 +86,7 @@ def test_p_calibrated_extends_p_null_below_its_floor(model):
     assert p[0, s] < 1 / (N_FIT + 1) / 100                       # far below p_null's floor 1/(N+1)
     body = null_sorted[:, N_FIT // 2][None, :]                   # the null's median: p_calibrated = p_null
     continuous = families != "tiny"                              # a 1-4 token set's d ties a lot
-    np.testing.assert_allclose(p_calibrated(body, null_sorted, fit)[0, continuous], 0.5, atol=0.01)
+    np.testing.assert_allclose(p_calibrated(body, null_sorted, fit)[0, continuous], 0.5, atol=0.03)
     np.testing.assert_array_equal(p_calibrated(body, null_sorted, fit), p_null(body, null_sorted))
 
 
