@@ -70,14 +70,13 @@ def query(db: Path, name: str, limit: int | None = None, **params: object) -> Qu
     return _run(str(db), _stamp(db), name, tuple(sorted(params.items())), limit)
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)
-def _sql(path: str, stamp: tuple[int, int], statement: str, max_rows: int) -> QueryResult:
-    return _catalog(path).sql(statement, max_rows=max_rows)
-
-
 def console(db: Path, statement: str, max_rows: int) -> QueryResult:
-    """One user SELECT in the catalog's console sandbox (read-only, no files, capped, timed)."""
-    return _sql(str(db), _stamp(db), statement, max_rows)
+    """One user SELECT in the catalog's console sandbox (a child process: read-only, no files, capped, timed).
+
+    Deliberately not cached: every distinct statement would keep its result (up to the sandbox's byte
+    cap) in the server for everyone; the SQL page keeps only each session's last result.
+    """
+    return _catalog(str(db)).sql(statement, max_rows=max_rows)
 
 
 def queries_menu() -> dict[str, SavedQuery]:

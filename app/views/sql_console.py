@@ -1,9 +1,10 @@
 """SQL: the saved queries as a menu with their parameters as inputs, and a sandboxed console.
 
 Saved query values are bound parameters (``catalog.queries``); the console runs one read-only
-SELECT on the catalog's locked-down sandbox connection (``catalog.sandbox``).
+SELECT in the catalog's sandbox, a child process killed at its deadline (``catalog.sandbox``).
 Deep link: ``/sql?query=high_skew_features&p_layer=8`` or ``/sql?mode=Console&sql=SELECT+...`` (the older
-``/sql?query=(console)&sql=...`` still opens the console).
+``/sql?query=(console)&sql=...`` still opens the console). A console link only fills the text area:
+nothing runs until the user presses Run, so a shared link cannot make the server do work by itself.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import pandas as pd
 import streamlit as st
 
 from app import data, state
+from catalog.errors import CatalogBusyError, CatalogError
 from catalog.query_params import Param
-from catalog.result import MAX_LIMIT
+from catalog.result import MAX_LIMIT, QueryResult
 
 MODES = ["Saved query", "Console"]
 LEGACY_CONSOLE = "(console)"  # the console's entry in the old query menu; old links still open the console
 DEFAULT_QUERY = "saes"  # every catalog has rows for it
 NULL = "(NULL)"
 MAX_ROWS = 10_000
+LAST_RUN = "_console_last_run"  # session state: (statement, its result or error text): this session's last run only
 EXAMPLE = "SELECT layer, count(*) AS features, avg(skewness) AS mean_skewness\nFROM feature_stats GROUP BY layer ORDER BY layer"
 
 
@@ -97,22 +100,48 @@ def saved(db: Path) -> None:
 
 
 def console(db: Path) -> None:
+    """The text area (a deep link fills it), the Run button, and the outcome of the last run of that text."""
     st.markdown("One read-only `SELECT` on the catalog: no files, no extensions, at most "
                 f"{MAX_ROWS:,} rows, stopped after 30 s. Tables and views: see `sql/schema.sql` and `sql/views.sql`.")
     statement = st.text_area("SQL", value=EXAMPLE, height=160, key="sql", bind=state.BIND)
-    if statement.strip():
-        show(data.console(db, statement, MAX_ROWS), "console")
+    if st.button("Run", key="run_sql", type="primary", icon=":material/play_arrow:", disabled=not statement.strip()):
+        st.session_state[LAST_RUN] = (statement, run_console(db, statement))
+    ran, outcome = st.session_state.get(LAST_RUN, (None, None))
+    if ran != statement:
+        # Edited since (or never run): forget the old result now rather than hold it for the session.
+        st.session_state.pop(LAST_RUN, None)
+        if statement.strip():
+            st.caption("Press **Run** to run this statement.")
+        return
+    if isinstance(outcome, str):
+        st.error(outcome)
+    else:
+        show(outcome, "console")
 
 
-def show(result, name: str) -> None:
-    """The rows, whether they were cut off, and a CSV download."""
+def run_console(db: Path, statement: str) -> QueryResult | str:
+    """The console's result, or the sandbox's message (path-free) when it refused or stopped the statement.
+
+    Not cached across sessions: each result is up to the sandbox's byte cap, and only this session's
+    last one is kept (in session state), so results cannot pile up in the server.
+    """
+    try:
+        return data.console(db, statement, MAX_ROWS)
+    except CatalogBusyError:
+        raise  # app/main.py says the catalog is being written, as on every page
+    except CatalogError as error:
+        return str(error)
+
+
+def show(result: QueryResult, name: str) -> None:
+    """The rows, whether they were cut off, and a CSV download built only when clicked, from these rows."""
     frame: pd.DataFrame = result.frame
     st.caption(f"{len(frame):,} rows in {result.seconds * 1000:.0f} ms")
     if result.truncated:
         st.warning(result.notice())
     st.dataframe(frame, hide_index=True, key="result_table", column_config=state.number_formats(frame))
-    st.download_button("Download CSV", frame.to_csv(index=False).encode(), file_name=f"{name}.csv",
-                       mime="text/csv", key="download")
+    st.download_button("Download CSV", lambda: frame.to_csv(index=False).encode(), file_name=f"{name}.csv",
+                       mime="text/csv", key="download", on_click="ignore")
 
 
 def render() -> None:

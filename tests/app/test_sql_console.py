@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import pandas as pd
+import pytest
+
+import catalog.api
 from catalog.queries import saved_queries
-from tests.app.conftest import SAE1, frame_with, no_exception
+from tests.app.conftest import SAE1, frame_with, no_exception, texts
+
+
+def _run_console(run_page, **link: str):
+    """Open the console through a deep link, check that it only filled the text area, then press Run."""
+    at = run_page("sql_console", **link)
+    assert at.text_area(key="sql").value == link["sql"] and not at.dataframe and not at.error
+    return at.button(key="run_sql").click().run()
 
 
 def test_menu_lists_every_saved_query_and_runs_the_default(run_page, tables):
@@ -48,17 +59,48 @@ def test_text_parameters_are_bound_not_spliced(run_page, tables):
 
 
 def test_console_runs_a_select_and_refuses_anything_else(run_page, tables):
-    at = run_page("sql_console", query="(console)", sql="SELECT count(*) AS n FROM features")
+    at = _run_console(run_page, query="(console)", sql="SELECT count(*) AS n FROM features")
     no_exception(at)
     assert frame_with(at, "n")["n"].item() == len(tables("SELECT * FROM features"))
-    at = run_page("sql_console", query="(console)", sql="DELETE FROM features")
+    at = _run_console(run_page, query="(console)", sql="DELETE FROM features")
     assert not at.exception
     assert "only SELECT queries run in the console" in at.error[0].value
-    at = run_page("sql_console", query="(console)", sql="SELECT * FROM read_csv('/etc/passwd')")
+    at = _run_console(run_page, query="(console)", sql="SELECT * FROM read_csv('/etc/passwd')")
     assert not at.exception and at.error   # no file access from the console
+    assert "/etc/passwd" not in at.error[0].value   # the sandbox's message, stripped of paths
 
 
 def test_console_row_cap_is_reported(run_page):
-    at = run_page("sql_console", query="(console)", sql="SELECT * FROM range(20000)")
+    at = _run_console(run_page, mode="Console", sql="SELECT * FROM range(20000)")
     no_exception(at)
     assert len(frame_with(at, "range")) == 10_000 and "more rows matched" in at.warning[0].value
+
+
+@pytest.mark.parametrize("link", [{"mode": "Console"}, {"query": "(console)"}])
+def test_a_console_link_runs_nothing_until_run_is_pressed(run_page, monkeypatch, tables, link):
+    statements = []
+    real = catalog.api.run_sql
+    monkeypatch.setattr(catalog.api, "run_sql", lambda db, sql, **kw: statements.append(sql) or real(db, sql, **kw))
+    sql = "SELECT count(*) AS n FROM saes"
+    at = run_page("sql_console", sql=sql, **link)
+    no_exception(at)
+    assert statements == [] and not at.dataframe and "Press **Run**" in texts(at)
+    at.run()                                      # any rerun (another widget, a reload) runs nothing either
+    assert statements == [] and not at.dataframe
+    at.button(key="run_sql").click().run()
+    assert statements == [sql] and frame_with(at, "n")["n"].item() == len(tables("SELECT * FROM saes"))
+    at.run()                                      # the result stays on reruns, without running again
+    assert statements == [sql] and frame_with(at, "n")["n"].item() == len(tables("SELECT * FROM saes"))
+    at.text_area(key="sql").set_value("SELECT 2 AS two").run()   # an edit shows no stale result
+    assert statements == [sql] and not at.dataframe
+
+
+def test_console_download_is_built_only_when_clicked(run_page, monkeypatch):
+    """Drawing a result makes no CSV copy of it (the download's bytes are made on click, from the capped rows)."""
+    built = []
+    real = pd.DataFrame.to_csv
+    monkeypatch.setattr(pd.DataFrame, "to_csv", lambda self, *a, **kw: built.append(len(self)) or real(self, *a, **kw))
+    at = _run_console(run_page, mode="Console", sql="SELECT * FROM range(20000)")
+    no_exception(at)
+    assert len(at.get("download_button")) == 1 and len(frame_with(at, "range")) == 10_000
+    assert built == []
