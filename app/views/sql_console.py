@@ -148,7 +148,7 @@ def render() -> None:
     db = data.require_catalog()
     st.title("SQL")
     legacy = st.query_params.get("query") == LEGACY_CONSOLE
-    mode = state.bound(st.segmented_control, "Run", options=MODES, default=MODES[1] if legacy else MODES[0],
+    mode = state.bound(st.segmented_control, "Mode", options=MODES, default=MODES[1] if legacy else MODES[0],
                        required=True, key="mode", what="mode")
     if mode == "Console":
         state.show_notices()

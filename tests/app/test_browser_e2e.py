@@ -45,7 +45,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def served(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app served on the demo catalog by `streamlit run`, as a user starts it; its base URL."""
-    port = _free_port()
+    port = int(os.environ.get("LLCAT_TEST_PORT") or _free_port())   # a fixed port where a machine's rules want one
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
     env = {**os.environ, "LLCAT_OFFLINE": "1"}   # no Neuronpedia probe from the test machine
     command = [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
@@ -138,13 +138,20 @@ def test_deep_link_pages_and_screenshots(served, browser_page, demo_db):
               ["Top features per set across layers"], 1),
              ("token_sets?token=red", "token_sets", ["Library", "Features promoting"], 0),
              ("sql?query=high_skew_features&p_layer=1&p_min_skewness=1", "sql", ["Download CSV"], 0),
-             ("sql?mode=Console", "sql_console", ["One read-only", "Download CSV"], 0),
              ("feature?sae=nope&feature=99999", "feature_notice", ["The link asked for SAE"], 2)]
     for path, name, texts, charts in pages:
         page.goto(f"{served}/{path}")
         _settle(page, *texts, charts=charts)
         _shot(page, name)
     assert {f"{n}.png" for _, n, _, _ in pages} <= {p.name for p in SHOTS.glob("*.png")}
+
+    # A console link only fills the console; its Run button runs it.
+    page.goto(f"{served}/sql?mode=Console&sql=SELECT+layer%2C+count(*)+AS+n+FROM+feature_stats+GROUP+BY+layer")
+    _settle(page, "One read-only", "Press Run")
+    assert page.locator('[data-testid="stDataFrame"]').count() == 0
+    page.locator(".st-key-run_sql button").click()
+    _settle(page, "Download CSV")
+    _shot(page, "sql_console")
 
     # Selecting a row of Explore's table opens that feature (the first column holds the row checkboxes).
     page.goto(f"{served}/explore?sae={SAE}&order=feature")
@@ -160,7 +167,7 @@ def test_deep_link_pages_and_screenshots(served, browser_page, demo_db):
 
 def test_readme_deep_links_in_the_browser(served, browser_page):
     """Each deep link of README.md's "The browser" section, opened in the browser: drawn, no notice, no error."""
-    from app.bench_pages import _DRAWN_PROBE, drawn_seconds
+    from benchmarks.pages import _DRAWN_PROBE, drawn_seconds
     from tests.app.test_readme_links import NO_DATA, readme_links
 
     page = browser_page

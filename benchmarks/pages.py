@@ -1,8 +1,8 @@
 """``make bench``: how long every page takes, on the server and in a real browser.
 
-    python -m app.bench_pages --db /tmp/bench.duckdb     # builds the full-size catalog there if missing
-    python -m app.bench_pages --db demo.duckdb           # any catalog: the views adapt to its SAEs and sets
-    python -m app.bench_pages --db demo.duckdb --browser-only --url http://localhost:8501   # a running app
+    python -m benchmarks.pages --db /tmp/bench.duckdb     # builds the full-size catalog there if missing
+    python -m benchmarks.pages --db demo.duckdb           # any catalog: the views adapt to its SAEs and sets
+    python -m benchmarks.pages --db demo.duckdb --browser-only --url http://localhost:8501   # a running app
 
 Server: a render through AppTest from a cold query cache in a warm process (what a user meets opening a
 view the server has not shown before), best of two tries. Target: under 2 s on the full-size synthetic
@@ -31,8 +31,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-MAIN = Path(__file__).resolve().parent / "main.py"
-ROOT = MAIN.parents[1]
+ROOT = Path(__file__).resolve().parents[1]
+MAIN = ROOT / "app" / "main.py"
 BUDGET_S = 2.0
 BROWSER_BUDGET_S = 1.5
 PREFERRED_SAE = "bench-res-jb/blocks.8.hook_resid_pre"
@@ -222,12 +222,13 @@ def bench_browser(base: str, plan: list[View], warm_up: View, repeats: int = 3) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app.bench_pages", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.pages", description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=Path("/tmp/llcat-bench.duckdb"),
                         help="catalog to benchmark (the full-size synthetic one is built there if missing)")
     parser.add_argument("--no-browser", action="store_true", help="only the server-side render times")
     parser.add_argument("--browser-only", action="store_true", help="only the real-browser times")
     parser.add_argument("--url", help="time an app already served at this URL (on --db) instead of starting one")
+    parser.add_argument("--port", type=int, help="port to serve the app on (default: any free one)")
     args = parser.parse_args(argv)
     if not args.db.exists():
         from tests.synthetic_catalog import build_bench_catalog
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.url:
             bench_browser(args.url.rstrip("/"), plan, warm_up)
         else:
-            with served(args.db) as base:
+            with served(args.db, args.port) as base:
                 bench_browser(base, plan, warm_up)
     return 0
 
