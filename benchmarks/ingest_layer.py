@@ -29,6 +29,7 @@ import torch
 from benchmarks.enrichment_baseline import baseline_enrichment
 from catalog import store
 from ingest.analysis.enrichment import SetIndex, enrichment_scores
+from ingest.analysis.null import fit_tails
 from ingest.config import ANALYSIS_VERSION, DEVICE_CHOICES, IngestConfig
 from ingest.enrichment_stage import EnrichmentContext
 from ingest.errors import IngestInputError
@@ -59,7 +60,8 @@ def _context(index: SetIndex, n_null: int) -> EnrichmentContext:
     # The null's cost is paid once per model, not per layer; a flat null keeps the p-value code in the timing.
     null_sorted = np.sort(np.random.default_rng(0).uniform(0, 0.05, size=(len(index.set_sizes), n_null)), axis=1)
     return EnrichmentContext(
-        set_ids=np.arange(1, len(index.set_sizes) + 1), set_names=[], index=index, null_sorted=null_sorted
+        set_ids=np.arange(1, len(index.set_sizes) + 1), set_names=[], index=index, null_sorted=null_sorted,
+        fit=fit_tails(null_sorted, index.set_sizes, index.vocab_size),
     )
 
 

@@ -108,9 +108,11 @@ class Catalog:
         return self.run("enriched_a_not_b", set_a=set_a, set_b=set_b, direction_a=direction_a, layer=layer,
                         limit=limit)
 
-    def feature_enrichment(self, sae: str, feature: int, direction: int | None = None, limit: int = 20) -> QueryResult:
-        """The token sets most enriched for one feature."""
-        return self.run("feature_enrichment", sae=sae, feature=feature, direction=direction, limit=limit)
+    def feature_enrichment(self, sae: str, feature: int, direction: int | None = None, min_size: int = 5,
+                           limit: int = 20) -> QueryResult:
+        """The token sets most significantly enriched for one feature (calibrated p, then d), sets of >= min_size."""
+        return self.run("feature_enrichment", sae=sae, feature=feature, direction=direction, min_size=min_size,
+                        limit=limit)
 
     # -- exact vector queries --------------------------------------------------------------
     def features_promoting_token(self, token: str, model: str | None = None, layer: int | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -105,3 +106,53 @@ def write_null(con: duckdb.DuckDBPyConnection, model_name: str, set_ids: Sequenc
             "n_directions": pa.array(np.full(len(set_ids), null_sorted.shape[1], dtype=np.int32)),
             "d_values": pa.array(list(null_sorted.astype(np.float64))),
         }), {"model_name": model_name})
+
+
+def load_null_fit_state(con: duckdb.DuckDBPyConnection, model_name: str, set_ids: Sequence[int], holdout_seed: int,
+                        n_holdout: int) -> dict[int, bool]:
+    """set_id -> whether its stored held-out p-values come from `n_holdout` directions of `holdout_seed`."""
+    rows = con.execute(
+        "SELECT set_id, holdout_p IS NOT NULL AND holdout_seed = $seed AND len(holdout_p) = $n FROM enrichment_null"
+        " WHERE model_name = $model AND list_contains($set_ids, set_id)",
+        {"model": model_name, "seed": holdout_seed, "n": n_holdout, "set_ids": [int(s) for s in set_ids]},
+    ).fetchall()
+    return {int(set_id): bool(ok) for set_id, ok in rows}
+
+
+def write_null_fit(con: duckdb.DuckDBPyConnection, model_name: str, set_ids: Sequence[int], fit: Any,
+                   holdout_rows: Sequence[int], holdout_p: np.ndarray | None, holdout_seed: int) -> None:
+    """Store each set's tail fit (a ``TailFit`` of [len(set_ids)] arrays) and, for the sets at positions
+    `holdout_rows`, the calibrated p-values of held-out directions (holdout_p [len(holdout_rows), n])."""
+    fit_rows = pa.table({
+        "set_id": pa.array(np.asarray(set_ids, dtype=np.int32)),
+        "fit_method": pa.array(fit.methods, pa.string()),
+        "tail_resolution": pa.array(np.asarray(fit.resolution, dtype=np.float64)),
+        "tail_threshold": pa.array(np.asarray(fit.threshold, dtype=np.float64), from_pandas=True),
+        "tail_mass": pa.array(np.asarray(fit.tail_mass, dtype=np.float64)),
+        "tail_rate": pa.array(np.asarray(fit.rate, dtype=np.float64)),
+        "tail_curvature": pa.array(np.asarray(fit.curvature, dtype=np.float64)),
+        "tail_exceedances": pa.array(np.asarray(fit.n_exceedances, dtype=np.int32)),
+    })
+    with transaction(con):
+        con.register("incoming_fit", fit_rows)
+        try:
+            con.execute(
+                "UPDATE enrichment_null AS n SET fit_method = f.fit_method, tail_resolution = f.tail_resolution,"
+                " tail_threshold = f.tail_threshold, tail_mass = f.tail_mass, tail_rate = f.tail_rate,"
+                " tail_curvature = f.tail_curvature, tail_exceedances = f.tail_exceedances"
+                " FROM incoming_fit AS f WHERE n.model_name = $model AND n.set_id = f.set_id", {"model": model_name})
+        finally:
+            con.unregister("incoming_fit")
+        if holdout_p is not None and len(holdout_rows):
+            holdout = pa.table({
+                "set_id": pa.array(np.asarray([set_ids[i] for i in holdout_rows], dtype=np.int32)),
+                "holdout_p": pa.array(list(np.asarray(holdout_p, dtype=np.float64))),
+            })
+            con.register("incoming_holdout", holdout)
+            try:
+                con.execute(
+                    "UPDATE enrichment_null AS n SET holdout_seed = $seed, holdout_p = h.holdout_p"
+                    " FROM incoming_holdout AS h WHERE n.model_name = $model AND n.set_id = h.set_id",
+                    {"model": model_name, "seed": holdout_seed})
+            finally:
+                con.unregister("incoming_holdout")

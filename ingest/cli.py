@@ -6,6 +6,7 @@
     llcat-ingest rescore [--token-sets my_sets.toml]                   recompute a catalog's enrichment
     llcat-ingest releases                                              the known releases and their SAEs
     llcat-ingest migrate                                               upgrade an older catalog in place
+    llcat-ingest calibration [--directions 8192]                       held-out calibration of p_calibrated
 
 ``--db PATH`` (default ``$LLCAT_DB``, else ``catalog.duckdb``) is the first option of every command that
 uses a catalog. Bad input ends with one line ``error: ...`` naming the input and the fix, and exit
@@ -45,8 +46,12 @@ def _add_scoring(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-size", type=int, default=None, metavar="N",
                         help="features per chunk; bounds memory (default 128 on CPU, 2048 on CUDA)")
     parser.add_argument("--token-sets", type=Path, default=None, metavar="FILE", help=TOKEN_SETS_HELP)
-    parser.add_argument("--null-directions", type=int, default=2048, metavar="N",
-                        help="random directions in the enrichment null (default 2048)")
+    parser.add_argument("--null-directions", type=int, default=4096, metavar="N",
+                        help="random directions in the enrichment null, whose tail fit gives p_calibrated "
+                             "(default 4096)")
+    parser.add_argument("--null-holdout", type=int, default=1024, metavar="N",
+                        help="further random directions (another seed) whose p_calibrated is stored to check the "
+                             "calibration; 0 for none (default 1024)")
     parser.add_argument("--drop-missing-sets", action="store_true", help=DROP_HELP)
 
 
@@ -107,12 +112,31 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="upgrade a catalog written by an older schema version, in place",
                                   description="Upgrade a catalog written by an older schema version, in place.")
     _add_db(migrate)
+    calibration = commands.add_parser(
+        "calibration", help="print how uniform p_calibrated is on held-out random directions, per set family",
+        description="Print, per model and token set family, the fraction of held-out random directions' calibrated "
+                    "p-values below 0.01, 0.001 and 1e-4, observed over nominal (1.00 is perfect). Reads the "
+                    "held-out p-values stored at ingest, or scores fresh directions with --directions.")
+    _add_db(calibration)
+    calibration.add_argument("--model", default=None, metavar="NAME",
+                             help="only this model of the catalog (default: every model)")
+    calibration.add_argument("--directions", type=int, default=0, metavar="N",
+                             help="score N fresh random directions through the stored unembedding instead of reading "
+                                  "the stored held-out p-values (default 0: read them)")
+    calibration.add_argument("--seed", type=int, default=1_000_003, metavar="S",
+                             help="seed of the fresh directions; differs from the null's and the stored hold-out's "
+                                  "(default 1000003)")
+    calibration.add_argument("--chunk-size", type=int, default=256, metavar="N",
+                             help="fresh directions scored at a time; bounds memory (default 256)")
+    calibration.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                             help="where fresh directions are scored (default auto: CUDA if present)")
     return parser
 
 
 def _scoring_config(args: argparse.Namespace, **values: Any) -> IngestConfig:
     return IngestConfig(db=args.db, device=args.device, chunk_size=args.chunk_size, token_sets_file=args.token_sets,
-                        null_directions=args.null_directions, drop_missing_sets=args.drop_missing_sets, **values)
+                        null_directions=args.null_directions, null_holdout=args.null_holdout,
+                        drop_missing_sets=args.drop_missing_sets, **values)
 
 
 def _ingest_config(args: argparse.Namespace, **values: Any) -> IngestConfig:
@@ -177,9 +201,23 @@ def _cmd_migrate(args: argparse.Namespace) -> None:
     print(f"catalog {args.db} is at schema version {version}; history: " + ", ".join(f"{v} ({d})" for v, d in steps))
 
 
+def _cmd_calibration(args: argparse.Namespace) -> None:
+    from ingest.calibration import calibration_rows, format_table
+    from ingest.config import resolve_device
+
+    if not Path(args.db).exists():
+        raise IngestInputError(f"catalog {args.db} does not exist; pass --db with an existing catalog")
+    rows = calibration_rows(args.db, args.model, args.directions, args.seed, args.chunk_size,
+                            resolve_device(args.device))
+    source = f"{args.directions} fresh random directions (seed {args.seed})" if args.directions else \
+        "the held-out random directions stored with the null"
+    print(f"p_calibrated on {source}: observed / nominal fraction below each level (1.00 = calibrated)")
+    print(format_table(rows))
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "run": _cmd_run, "demo": _cmd_demo, "sets": _cmd_sets, "rescore": _cmd_rescore, "releases": _cmd_releases,
-    "migrate": _cmd_migrate,
+    "migrate": _cmd_migrate, "calibration": _cmd_calibration,
 }
 
 

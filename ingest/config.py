@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 # Bump when a change to the analysis changes any stored number: stored SAEs from an older
 # analysis version are then recomputed by the next run instead of skipped.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 DEFAULT_CHUNK_SIZE = {"cpu": 128, "cuda": 2048}
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
@@ -39,7 +39,8 @@ class IngestConfig:
     force: bool = False                   # recompute SAEs already in the catalog
     token_sets_file: Path | None = None   # user-defined token sets (TOML or YAML)
     enrichment: bool = True
-    null_directions: int = 2048
+    null_directions: int = 4096          # random directions the null and its tail fit come from
+    null_holdout: int = 1024             # further directions (another seed) whose calibrated p are stored, as a check
     null_seed: int = 0
     drop_missing_sets: bool = False       # delete stored sets the current library cannot build (else: an error)
 
@@ -56,6 +57,9 @@ class IngestConfig:
         if self.enrichment and self.null_directions <= 0:
             raise IngestInputError(f"--null-directions {self.null_directions} must be a positive number of random "
                                    "directions (the enrichment null); use --no-enrichment to skip enrichment")
+        if self.null_holdout < 0:
+            raise IngestInputError(f"--null-holdout {self.null_holdout} must be zero (none) or a positive number of "
+                                   "held-out random directions")
 
     def resolve_chunk_size(self, device: torch.device) -> int:
         return self.chunk_size or DEFAULT_CHUNK_SIZE[device.type]

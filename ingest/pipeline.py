@@ -52,7 +52,7 @@ class SaePipeline:
         """This pipeline scoring ``library`` for a model: the library is synced into the catalog and its null
         loaded, or computed (``config.null_directions``, ``config.null_seed``) and stored."""
         context = prepare_enrichment(self.catalog, model_name, W_U, library, config.null_directions, config.null_seed,
-                                     self.device, rescore_hint)
+                                     self.device, rescore_hint, n_holdout=config.null_holdout)
         return replace(self, enrichment=context)
 
     def analyse(self, W_dec: torch.Tensor, W_U: torch.Tensor, label: str = "features") -> SaeAnalysis:
@@ -75,12 +75,12 @@ class SaePipeline:
         return rows
 
     def enrichment_rows(self, d: np.ndarray, direction: np.ndarray) -> pa.Table:
-        """d and direction [d_sae, n_sets] with their p-value, calibrated p_null and q-value, as `enrichment` rows."""
+        """d and direction [d_sae, n_sets] with their p-value, p_null, p_calibrated and q-value, as `enrichment` rows."""
         context = self.enrichment
         if context is None:
             raise ValueError("this pipeline scores no token sets; make it with with_library(...) first")
-        p_value, p_null, q_value = context.significance(d)
-        return tables.enrichment_table(d, direction, p_value, p_null, q_value, context.set_ids)
+        p_value, p_null, p_calibrated, q_value = context.significance(d)
+        return tables.enrichment_table(d, direction, p_value, p_null, q_value, context.set_ids, p_calibrated)
 
     def ingest(self, W_dec: torch.Tensor, W_U: torch.Tensor, record: store.SaeRecord,
                log10_density: torch.Tensor | None = None, started: float | None = None) -> store.SaeRecord:

@@ -1,5 +1,5 @@
 -- Logit-lens feature catalog schema.
--- schema_version: 2
+-- schema_version: 3
 --
 -- Applied idempotently by catalog.schema.apply_schema (every statement is IF NOT EXISTS) and recorded
 -- in schema_migrations. This file is always the latest full schema, for new catalogs; a catalog of an
@@ -136,12 +136,25 @@ CREATE TABLE IF NOT EXISTS token_set_members (
 
 -- Calibration null per model and set: the KS d of random unit directions of the residual stream
 -- pushed through the same W_U (sorted ascending). p_null compares a feature's d against these.
+-- The tail fit (schema v3; docs/definitions.md) reproduces p_calibrated from enrichment.d: with
+-- y = -ln(1 - d + tail_resolution) and t = y - tail_threshold, p_calibrated = p_null when t <= 0 or
+-- tail_exceedances = 0, else max(tail_mass * exp(-(tail_rate * t + tail_curvature * t^2)), 2.2e-308).
+-- holdout_p: p_calibrated of further random directions (seed holdout_seed), uniform when the fit is right.
 CREATE TABLE IF NOT EXISTS enrichment_null (
-    model_name   VARCHAR NOT NULL,
-    set_id       INTEGER NOT NULL,
-    seed         BIGINT NOT NULL,
-    n_directions INTEGER NOT NULL,
-    d_values     DOUBLE[] NOT NULL,
+    model_name       VARCHAR NOT NULL,
+    set_id           INTEGER NOT NULL,
+    seed             BIGINT NOT NULL,
+    n_directions     INTEGER NOT NULL,
+    d_values         DOUBLE[] NOT NULL,
+    fit_method       VARCHAR,            -- schema v3: NULL until `llcat-ingest rescore`
+    tail_resolution  DOUBLE,             -- r = 1 / (2 max(k, V - k))
+    tail_threshold   DOUBLE,             -- on the y scale; NULL when no tail was fitted (too few directions)
+    tail_mass        DOUBLE,             -- (1 + exceedances) / (1 + n_directions)
+    tail_rate        DOUBLE,
+    tail_curvature   DOUBLE,
+    tail_exceedances INTEGER,            -- null values above the threshold; 0: no tail model
+    holdout_seed     BIGINT,
+    holdout_p        DOUBLE[],
     PRIMARY KEY (model_name, set_id)
 );
 
@@ -154,8 +167,9 @@ CREATE TABLE IF NOT EXISTS enrichment (
     d         FLOAT NOT NULL,
     direction TINYINT NOT NULL,
     p_value   DOUBLE NOT NULL,           -- KS asymptotic, n_eff = k(V-k)/V: assumes exchangeable tokens
-    p_null    DOUBLE NOT NULL,           -- against random directions through W_U (calibrated)
-    q_value   DOUBLE NOT NULL            -- Benjamini-Hochberg over p_null within the SAE
+    p_null    DOUBLE NOT NULL,           -- against random directions through W_U: (1 + #null >= d) / (1 + N)
+    q_value   DOUBLE NOT NULL,           -- Benjamini-Hochberg over p_calibrated within the SAE (over p_null before v3)
+    p_calibrated DOUBLE                  -- schema v3: p_null extended by the null's tail fit; NULL until rescored
     -- unique on (sae_id, feature, set_id); no index (tens of millions of rows); each SAE's rows are
     -- written sorted by (set_id, feature), so that a filter on set_id skips other sets' blocks
 );

@@ -8,7 +8,7 @@
 
 -- Bump views_version whenever a view or macro here changes: a writer then replaces them, and a reader
 -- whose catalog holds an older version (or none) re-creates every one as TEMP for its connection.
-CREATE OR REPLACE VIEW catalog_views_version AS SELECT 2 AS views_version;
+CREATE OR REPLACE VIEW catalog_views_version AS SELECT 3 AS views_version;
 
 -- A feature's Neuronpedia page (docs/architecture.md, "Neuronpedia"): https://neuronpedia.org/{model}/{source}/{index},
 -- where saes.neuronpedia_id is '{model}/{source}'; NULL when the SAE has no Neuronpedia id.
@@ -60,14 +60,25 @@ FROM feature_stats AS fs
 LEFT JOIN feature_token_lists AS tl ON tl.sae_id = fs.sae_id AND tl.feature = fs.feature;
 
 -- One row per (feature, token set) with the set's name and the notebook's score -ln(1 - d)
--- (d is the KS statistic; the score is +inf when d = 1).
+-- (d is the KS statistic; the score is +inf when d = 1). Rank by p_calibrated (then d) to test;
+-- p_calibrated is NULL in a catalog migrated from schema v2 until `llcat-ingest rescore`.
 CREATE OR REPLACE VIEW enrichment_scores AS
 SELECT e.sae_id, s.layer, e.feature, e.set_id, ts.name AS set_name, ts.family AS set_family,
        ts.size AS set_size, e.d, -ln(1 - e.d::DOUBLE) AS score, e.direction,
-       e.p_value, e.p_null, e.q_value
+       e.p_value, e.p_null, e.q_value, e.p_calibrated
 FROM enrichment AS e
 JOIN token_sets AS ts ON ts.set_id = e.set_id
 JOIN saes AS s ON s.sae_id = e.sae_id;
+
+-- One row per held-out random direction and set: its calibrated p-value (enrichment_null.holdout_p,
+-- directions the tail fit never saw). Uniform on [0, 1] when p_calibrated is calibrated: the data of a
+-- QQ plot per family (saved queries null_calibration and null_qq summarise it).
+CREATE OR REPLACE VIEW null_holdout_p AS
+SELECT n.model_name, n.set_id, ts.name AS set_name, ts.family AS set_family, ts.size AS set_size,
+       n.fit_method, unnest(n.holdout_p) AS p
+FROM enrichment_null AS n
+JOIN token_sets AS ts ON ts.set_id = n.set_id
+WHERE n.holdout_p IS NOT NULL;
 
 -- Percentiles (1, 5, 10, 25, 50, 75, 90, 95, 99) of each moment per SAE, i.e. per layer of a
 -- release: the notebook's by-layer plots. Linear interpolation, as pandas' describe(). One pass

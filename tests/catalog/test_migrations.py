@@ -68,7 +68,8 @@ def test_a_failing_migration_leaves_the_catalog_as_it_was(tmp_path, monkeypatch)
     build_v1_catalog(path)
     broken = tmp_path / "002_broken.sql"
     broken.write_text("ALTER TABLE runs ADD COLUMN library_versions VARCHAR;\nSELECT * FROM no_such_table;\n")
-    monkeypatch.setattr(schema, "migrations", lambda: {2: broken})
+    steps = {**schema.migrations(), 2: broken}
+    monkeypatch.setattr(schema, "migrations", lambda: steps)
     with pytest.raises(duckdb.CatalogException, match="no_such_table"):
         open_for_write(path)
     con = duckdb.connect(str(path), read_only=True)

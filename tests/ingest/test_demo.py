@@ -46,21 +46,18 @@ def test_moments_match_scipy_on_the_demo(con):
 def test_each_planted_feature_is_the_top_feature_for_its_set(con, planted, set_name):
     for sae_name, features in planted.items():
         ranked = con.execute(
-            "SELECT e.feature, e.d, e.direction, e.p_null, e.q_value FROM enrichment e JOIN token_sets s USING (set_id)"
+            "SELECT e.feature, e.d, e.direction, e.p_null, e.q_value, e.p_calibrated FROM enrichment e"
+            " JOIN token_sets s USING (set_id)"
             " WHERE e.sae_id = $sae AND s.name = $name ORDER BY e.d DESC LIMIT 2",
             {"sae": f"demo/{sae_name}", "name": set_name},
         ).fetchall()
-        (best, best_d, direction, p_null, q_value), (_, runner_up_d, *_) = ranked
+        (best, best_d, direction, p_null, q_value, p_calibrated), (_, runner_up_d, *_) = ranked
         assert best == features[set_name], (sae_name, set_name, ranked)
         assert direction == 1 and best_d > runner_up_d
-        # No random direction beats a planted feature: p_null sits at its floor 1/(1 + 2048), and
-        # BH gives these pairs the SAE's smallest q (with 2048 null directions and ~30k pairs per
-        # SAE, q cannot go much lower: see the README).
-        assert p_null == pytest.approx(1 / 2049)
-        min_q = con.execute(
-            "SELECT min(q_value) FROM enrichment WHERE sae_id = $sae", {"sae": f"demo/{sae_name}"}
-        ).fetchone()[0]
-        assert q_value == pytest.approx(min_q)
+        # No random direction beats a planted feature: p_null sits at its floor 1/(1 + 4096); the tail
+        # fit resolves far below it, and BH over p_calibrated makes every planted pair significant.
+        assert p_null == pytest.approx(1 / 4097)
+        assert p_calibrated < 1e-8 and q_value < 1e-3, (sae_name, set_name, p_calibrated, q_value)
 
 
 def test_planted_features_promote_their_groups(con, planted):
@@ -100,13 +97,60 @@ def test_density_and_schemas(con):
     ]
 
 
-def test_p_values_are_bounded_and_q_dominates_p_null(con):
+def test_planted_sets_lead_their_features_ranking(demo_db, planted):
+    """The saved query behind the Feature page's ranking puts each planted feature's own set first."""
+    from catalog.api import Catalog
+
+    cat = Catalog(demo_db)
+    for sae_name, features in planted.items():
+        for set_name, feature in features.items():
+            ranked = cat.feature_enrichment(f"demo/{sae_name}", feature, limit=3).frame
+            assert ranked["set_name"].iloc[0] == set_name, (sae_name, set_name, ranked)
+            assert (ranked["set_size"] >= 5).all()
+
+
+def test_p_values_are_bounded_and_q_is_bh_over_p_calibrated(con):
     n_null = con.execute("SELECT min(n_directions), max(n_directions) FROM enrichment_null").fetchone()
-    assert n_null == (2048, 2048)
+    assert n_null == (4096, 4096)
     low, bad = con.execute(
-        "SELECT min(p_null), count(*) FILTER (q_value < p_null - 1e-12 OR p_value < 0 OR p_value > 1) FROM enrichment"
+        "SELECT min(p_null), count(*) FILTER (q_value < p_calibrated - 1e-12 OR p_value < 0 OR p_value > 1"
+        " OR p_calibrated <= 0 OR p_calibrated > 1 OR p_calibrated IS NULL) FROM enrichment"
     ).fetchone()
-    assert low >= 1 / 2049 - 1e-12 and bad == 0
+    assert low >= 1 / 4097 - 1e-12 and bad == 0
+    sae = "demo/blocks.1.hook_resid_pre"
+    frame = con.execute("SELECT p_calibrated, q_value FROM enrichment WHERE sae_id = $s", {"s": sae}).df()
+    np.testing.assert_allclose(frame["q_value"], scipy.stats.false_discovery_control(frame["p_calibrated"]),
+                               rtol=1e-12)
+
+
+def test_p_calibrated_is_reproduced_from_the_stored_fit_in_sql(con):
+    """enrichment.d and the fit columns of enrichment_null give back every stored p_calibrated."""
+    worst = con.execute("""
+        SELECT max(abs(ln(e.p_calibrated) - ln(CASE
+                   WHEN n.tail_exceedances > 0 AND -ln(1 - e.d::DOUBLE + n.tail_resolution) > n.tail_threshold
+                   THEN greatest(n.tail_mass * exp(-(n.tail_rate * t + n.tail_curvature * t * t)), 2.2250738585072014e-308)
+                   ELSE e.p_null END)))
+        FROM enrichment AS e
+        JOIN saes AS s USING (sae_id)
+        JOIN enrichment_null AS n ON n.model_name = s.model_name AND n.set_id = e.set_id,
+        LATERAL (SELECT -ln(1 - e.d::DOUBLE + n.tail_resolution) - n.tail_threshold AS t)
+    """).fetchone()[0]
+    assert worst < 1e-9
+
+
+def test_held_out_null_p_values_are_stored_and_calibrated(demo_db, con):
+    from catalog.api import Catalog
+
+    rows = con.execute("SELECT set_family, count(*), avg((p < 0.01)::INT) FROM null_holdout_p GROUP BY 1").fetchall()
+    assert {family for family, *_ in rows} >= {"letters", "regex", "word_list"}
+    for family, n, below in rows:
+        assert n >= 1024 and below < 0.02, (family, n, below)
+    table = Catalog(demo_db).run("null_calibration").frame
+    assert set(table["set_family"]) == {family for family, *_ in rows}
+    assert table["ratio_1e_2"].between(0.5, 1.5).all(), table
+    qq = Catalog(demo_db).run("null_qq", family="letters", points=20).frame
+    assert qq["expected_p"].is_monotonic_increasing and qq["observed_p"].is_monotonic_increasing
+    assert qq["expected_p"].iloc[-1] == 1.0 and len(qq) >= 10
 
 
 def test_demo_is_deterministic(tmp_path, demo_db):
