@@ -51,11 +51,13 @@ def _catalog(path: str) -> Catalog:
 
 def _stamp(path: Path) -> tuple[int, int]:
     """Modification times of the file and its WAL: part of every cache key."""
+
     def mtime(p: Path) -> int:
         try:
             return p.stat().st_mtime_ns
         except OSError:
             return 0
+
     return mtime(path), mtime(path.with_name(path.name + ".wal"))
 
 
@@ -86,6 +88,7 @@ def queries_menu() -> dict[str, SavedQuery]:
 
 # -- the pieces pages share ---------------------------------------------------------------
 
+
 def require_catalog() -> Path:
     """The catalog every page reads, checked: the first call of every page.
 
@@ -94,14 +97,18 @@ def require_catalog() -> Path:
     """
     db = catalog_path()
     if db is None:
-        st.info(f"No catalog given. Start the app with `streamlit run app/main.py -- --db PATH` "
-                f"or set `{ENV_VAR}=PATH`; `make demo` builds and serves the demo catalog.")
+        st.info(
+            f"No catalog given. Start the app with `streamlit run app/main.py -- --db PATH` "
+            f"or set `{ENV_VAR}=PATH`; `make demo` builds and serves the demo catalog."
+        )
         st.stop()
     _catalog(str(db))
     with st.spinner("Reading the catalog…"):
         if saes(db).empty:
-            raise CatalogError(f"catalog {db} holds no SAEs yet: add some with `make ingest DB={db}` "
-                               f"(or build the demo with `make demo`), then reload this page")
+            raise CatalogError(
+                f"catalog {db} holds no SAEs yet: add some with `make ingest DB={db}` "
+                f"(or build the demo with `make demo`), then reload this page"
+            )
     return db
 
 
@@ -148,7 +155,7 @@ def _quick_lists(path: str, stamp: tuple[int, int], pairs: tuple[tuple[str, int]
 
 def quick_list_urls(db: Path, frame: pd.DataFrame) -> list[str]:
     """Neuronpedia quick-list URLs (150 features each) for a frame's sae_id and feature columns."""
-    pairs = tuple((str(s), int(f)) for s, f in zip(frame["sae_id"], frame["feature"]))
+    pairs = tuple((str(s), int(f)) for s, f in zip(frame["sae_id"], frame["feature"], strict=True))
     return _quick_lists(str(db), _stamp(db), pairs)
 
 

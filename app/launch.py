@@ -22,8 +22,12 @@ MAIN_SCRIPT = Path(__file__).resolve().with_name("main.py")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llcat-app", description="Serve the logit-lens catalog browser (Streamlit).")
-    parser.add_argument("--db", type=Path, default=None,
-                        help="catalog file to browse (default: $LLCAT_DB, else catalog.duckdb in this folder)")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="catalog file to browse (default: $LLCAT_DB, else catalog.duckdb in this folder)",
+    )
     parser.add_argument("--port", type=int, default=8501, help="port to serve on (default 8501)")
     parser.add_argument("--address", default="localhost", help="address to listen on (default localhost)")
     return parser
@@ -31,10 +35,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def streamlit_argv(db: Path, port: int, address: str) -> list[str]:
     """The ``streamlit run`` command line this launcher hands to Streamlit."""
-    return ["streamlit", "run", str(MAIN_SCRIPT),
-            "--server.headless", "true", "--browser.gatherUsageStats", "false",
-            "--server.port", str(port), "--server.address", address,
-            "--", "--db", str(db)]
+    return [
+        "streamlit",
+        "run",
+        str(MAIN_SCRIPT),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--",
+        "--db",
+        str(db),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

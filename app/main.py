@@ -18,11 +18,11 @@ _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-import streamlit as st
+import streamlit as st  # noqa: E402  (after sys.path is set)
 
-from app import data, plots, state
-from app.state import PAGES
-from catalog.errors import CatalogBusyError, CatalogError
+from app import data, plots, state  # noqa: E402  (after sys.path is set)
+from app.state import PAGES  # noqa: E402  (after sys.path is set)
+from catalog.errors import CatalogBusyError, CatalogError  # noqa: E402  (after sys.path is set)
 
 _PAGE_FILES = {  # page name -> (title, icon)
     "overview": ("Overview", ":material/dashboard:"),
@@ -36,9 +36,16 @@ _PAGE_FILES = {  # page name -> (title, icon)
 
 def pages() -> list[st.Page]:
     here = Path(__file__).parent
-    return [st.Page(here / "views" / f"{name}.py", title=title, icon=icon, url_path=PAGES[name] or None,
-                    default=name == "overview")
-            for name, (title, icon) in _PAGE_FILES.items()]
+    return [
+        st.Page(
+            here / "views" / f"{name}.py",
+            title=title,
+            icon=icon,
+            url_path=PAGES[name] or None,
+            default=name == "overview",
+        )
+        for name, (title, icon) in _PAGE_FILES.items()
+    ]
 
 
 def sidebar(db: Path) -> None:
@@ -94,8 +101,9 @@ def main() -> None:
     try:
         navigation.run()
     except CatalogBusyError as error:
-        st.warning(f"The catalog is being written right now (an ingest holds it). {error}. "
-                   "Reload the page in a moment.")
+        st.warning(
+            f"The catalog is being written right now (an ingest holds it). {error}. Reload the page in a moment."
+        )
     except CatalogError as error:
         st.error(str(error))
 

@@ -25,5 +25,9 @@ def in_block_order(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` (with layer and hook_name, optionally model_name) sorted by model, layer, hook position, sae_id."""
     keys = [k for k in ("model_name", "layer") if k in frame] + ["_hook_position"]
     keys += [k for k in ("sae_id",) if k in frame]
-    return (frame.assign(_hook_position=frame["hook_name"].map(hook_position))
-            .sort_values(keys, kind="stable").drop(columns="_hook_position").reset_index(drop=True))
+    return (
+        frame.assign(_hook_position=frame["hook_name"].map(hook_position))
+        .sort_values(keys, kind="stable")
+        .drop(columns="_hook_position")
+        .reset_index(drop=True)
+    )

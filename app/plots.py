@@ -40,8 +40,10 @@ def capped(scores: pd.Series) -> pd.Series:
 def sae_labels(saes: pd.DataFrame) -> dict[str, str]:
     """A short axis label per SAE: 'L8', or 'L11 resid_post' where a layer holds several SAEs."""
     per_layer = saes.groupby("layer")["sae_id"].transform("count")
-    return {row.sae_id: f"L{row.layer}" if n == 1 else f"L{row.layer} {row.hook_name.split('hook_')[-1]}"
-            for row, n in zip(saes.itertuples(), per_layer)}
+    return {
+        row.sae_id: f"L{row.layer}" if n == 1 else f"L{row.layer} {row.hook_name.split('hook_')[-1]}"
+        for row, n in zip(saes.itertuples(), per_layer, strict=True)
+    }
 
 
 def _ordered(frame: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
@@ -56,11 +58,23 @@ def percentile_bands(pcts: pd.DataFrame, statistic: str, labels: dict[str, str])
     rows = _ordered(pcts[pcts["statistic"] == statistic], labels)
     fig = go.Figure()
     for i, column in enumerate(PERCENTILES):
-        fig.add_trace(go.Scatter(x=rows["sae"], y=rows[column], name=f"{column[1:].lstrip('0')}%",
-                                 mode="lines", line={"color": _TURBO[i], "width": 1},
-                                 fill="tonexty" if i else None))
-    fig.update_layout(title=f"{statistic.replace('_', ' ').capitalize()} percentiles by layer",
-                      xaxis_title="SAE", yaxis_title=statistic, height=380, legend_title="percentile")
+        fig.add_trace(
+            go.Scatter(
+                x=rows["sae"],
+                y=rows[column],
+                name=f"{column[1:].lstrip('0')}%",
+                mode="lines",
+                line={"color": _TURBO[i], "width": 1},
+                fill="tonexty" if i else None,
+            )
+        )
+    fig.update_layout(
+        title=f"{statistic.replace('_', ' ').capitalize()} percentiles by layer",
+        xaxis_title="SAE",
+        yaxis_title=statistic,
+        height=380,
+        legend_title="percentile",
+    )
     return fig
 
 
@@ -70,24 +84,51 @@ def layer_boxes(pcts: pd.DataFrame, statistic: str, labels: dict[str, str], log_
     fig = go.Figure()
     for i, row in enumerate(rows.itertuples()):
         color = CATEGORICAL[i % len(CATEGORICAL)]
-        fig.add_trace(go.Box(x=[row.sae], q1=[row.p25], median=[row.p50], q3=[row.p75], lowerfence=[row.p01],
-                             upperfence=[row.p99], name=row.sae, marker_color=color, showlegend=False))
-    fig.update_layout(title=f"{statistic.replace('_', ' ')} by layer (whiskers: 1st and 99th percentiles)",
-                      xaxis_title="SAE", yaxis_title=statistic, height=380)
+        fig.add_trace(
+            go.Box(
+                x=[row.sae],
+                q1=[row.p25],
+                median=[row.p50],
+                q3=[row.p75],
+                lowerfence=[row.p01],
+                upperfence=[row.p99],
+                name=row.sae,
+                marker_color=color,
+                showlegend=False,
+            )
+        )
+    fig.update_layout(
+        title=f"{statistic.replace('_', ' ')} by layer (whiskers: 1st and 99th percentiles)",
+        xaxis_title="SAE",
+        yaxis_title=statistic,
+        height=380,
+    )
     if log_y:
         fig.update_yaxes(type="log")
     return fig
 
 
-def layer_scatter_animation(sample: pd.DataFrame, labels: dict[str, str], x: str = "skewness",
-                            y: str = "kurtosis", color: str = "std") -> go.Figure:
+def layer_scatter_animation(
+    sample: pd.DataFrame, labels: dict[str, str], x: str = "skewness", y: str = "kurtosis", color: str = "std"
+) -> go.Figure:
     """The appendix's skewness-versus-kurtosis scatter with one animation frame per layer."""
     rows = _ordered(sample, labels)
     per_frame = int(rows["sae"].value_counts().max()) if len(rows) else 0
-    fig = px.scatter(rows, x=x, y=y, color=color, color_continuous_scale="Portland", hover_name="feature",
-                     render_mode=render_mode(per_frame), animation_frame="sae", log_y=True, height=560, range_x=_padded(rows[x]),
-                     range_y=[float(rows[y].min()) / 1.1, float(rows[y].max()) * 1.1] if len(rows) else None,
-                     title=f"{x} vs {y} across layers (live features)")
+    fig = px.scatter(
+        rows,
+        x=x,
+        y=y,
+        color=color,
+        color_continuous_scale="Portland",
+        hover_name="feature",
+        render_mode=render_mode(per_frame),
+        animation_frame="sae",
+        log_y=True,
+        height=560,
+        range_x=_padded(rows[x]),
+        range_y=[float(rows[y].min()) / 1.1, float(rows[y].max()) * 1.1] if len(rows) else None,
+        title=f"{x} vs {y} across layers (live features)",
+    )
     fig.update_traces(marker={"size": 4})
     return fig
 
@@ -101,10 +142,20 @@ def _padded(values: pd.Series) -> list[float]:
 
 def moments_scatter(features: pd.DataFrame, title: str) -> go.Figure:
     """Skewness versus kurtosis (log axis), coloured by std, one point per feature."""
-    fig = px.scatter(features, x="skewness", y="kurtosis", color="std", color_continuous_scale="Portland",
-                     hover_name="feature", hover_data=["sae_id"], log_y=True, render_mode=render_mode(len(features)),
-                     height=480,
-                     labels={"std": "Standard deviation"}, title=title)
+    fig = px.scatter(
+        features,
+        x="skewness",
+        y="kurtosis",
+        color="std",
+        color_continuous_scale="Portland",
+        hover_name="feature",
+        hover_data=["sae_id"],
+        log_y=True,
+        render_mode=render_mode(len(features)),
+        height=480,
+        labels={"std": "Standard deviation"},
+        title=title,
+    )
     fig.update_traces(marker={"size": 4})
     return fig
 
@@ -112,13 +163,30 @@ def moments_scatter(features: pd.DataFrame, title: str) -> go.Figure:
 def moment_histograms(features: pd.DataFrame) -> go.Figure:
     """The notebook's two histograms, skewness and log10 kurtosis, side by side in one figure (one chart
     for the browser to lay out instead of two)."""
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
-                        subplot_titles=["Skewness of the logit weight distributions",
-                                        "Kurtosis of the logit weight distributions (log10)"])
-    fig.add_trace(go.Histogram(x=features["skewness"].astype(float), nbinsx=200, name="skewness",
-                               marker_color=CATEGORICAL[0]), row=1, col=1)
-    fig.add_trace(go.Histogram(x=np.log10(features["kurtosis"].astype(float)), nbinsx=200, name="log10 kurtosis",
-                               marker_color=CATEGORICAL[0]), row=1, col=2)
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        horizontal_spacing=0.08,
+        subplot_titles=[
+            "Skewness of the logit weight distributions",
+            "Kurtosis of the logit weight distributions (log10)",
+        ],
+    )
+    fig.add_trace(
+        go.Histogram(x=features["skewness"].astype(float), nbinsx=200, name="skewness", marker_color=CATEGORICAL[0]),
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Histogram(
+            x=np.log10(features["kurtosis"].astype(float)),
+            nbinsx=200,
+            name="log10 kurtosis",
+            marker_color=CATEGORICAL[0],
+        ),
+        row=1,
+        col=2,
+    )
     fig.update_xaxes(title_text="skewness", row=1, col=1)
     fig.update_xaxes(title_text="log10 kurtosis", row=1, col=2)
     fig.update_yaxes(title_text="features", row=1, col=1)
@@ -132,51 +200,89 @@ def manhattan(scores: pd.DataFrame, top_n: int = 3, label_threshold: float = 1.0
     scatter = go.Scattergl if len(scores) > WEBGL_ABOVE else go.Scatter
     for i, (name, rows) in enumerate(scores.groupby("set_name", sort=True)):
         y = capped(rows["score"])
-        fig.add_trace(scatter(x=rows["feature"], y=y, mode="markers", name=name,
-                                   marker={"size": 5, "color": CATEGORICAL[i % len(CATEGORICAL)]},
-                                   hovertemplate="feature %{x}<br>-ln(1-d) %{y:.2f}<extra>" + name + "</extra>"))
-        for feature, value in zip(rows.loc[y.nlargest(top_n).index, "feature"], y.nlargest(top_n)):
+        fig.add_trace(
+            scatter(
+                x=rows["feature"],
+                y=y,
+                mode="markers",
+                name=name,
+                marker={"size": 5, "color": CATEGORICAL[i % len(CATEGORICAL)]},
+                hovertemplate="feature %{x}<br>-ln(1-d) %{y:.2f}<extra>" + name + "</extra>",
+            )
+        )
+        for feature, value in zip(rows.loc[y.nlargest(top_n).index, "feature"], y.nlargest(top_n), strict=True):
             if value > label_threshold:
                 fig.add_annotation(x=feature, y=value, text=str(feature), showarrow=False, yshift=10)
-    fig.update_layout(title="Manhattan plot of enrichment scores", xaxis_title="feature",
-                      yaxis_title="-ln(1 - d)", height=460, legend_title="token set")
+    fig.update_layout(
+        title="Manhattan plot of enrichment scores",
+        xaxis_title="feature",
+        yaxis_title="-ln(1 - d)",
+        height=460,
+        legend_title="token set",
+    )
     return fig
 
 
 def set_versus_set(scores: pd.DataFrame, set_x: str, set_y: str, n_labels: int = 8) -> go.Figure:
     """Scores of two sets against each other with marginal histograms; labels where they differ most."""
-    wide = (scores[scores["set_name"].isin([set_x, set_y])]
-            .pivot_table(index=["sae_id", "feature"], columns="set_name", values="score", aggfunc="max")
-            .reset_index())
+    wide = (
+        scores[scores["set_name"].isin([set_x, set_y])]
+        .pivot_table(index=["sae_id", "feature"], columns="set_name", values="score", aggfunc="max")
+        .reset_index()
+    )
     for name in (set_x, set_y):
         wide[name] = capped(wide[name]) if name in wide else np.nan
-    fig = px.scatter(wide, x=set_x, y=set_y, marginal_x="histogram", marginal_y="histogram",
-                     render_mode=render_mode(len(wide)),
-                     hover_name="feature", hover_data=["sae_id"], height=620,
-                     title=f"Enrichment scores: {set_x} vs {set_y}",
-                     labels={set_x: f"-ln(1-d) {set_x}", set_y: f"-ln(1-d) {set_y}"})
+    fig = px.scatter(
+        wide,
+        x=set_x,
+        y=set_y,
+        marginal_x="histogram",
+        marginal_y="histogram",
+        render_mode=render_mode(len(wide)),
+        hover_name="feature",
+        hover_data=["sae_id"],
+        height=620,
+        title=f"Enrichment scores: {set_x} vs {set_y}",
+        labels={set_x: f"-ln(1-d) {set_x}", set_y: f"-ln(1-d) {set_y}"},
+    )
     fig.update_traces(marker={"size": 4}, selector={"mode": "markers"})
     gap = (wide[set_x] - wide[set_y]).abs()
     for index in gap.nlargest(n_labels).index:
-        fig.add_annotation(x=wide.at[index, set_x], y=wide.at[index, set_y], text=str(wide.at[index, "feature"]),
-                           showarrow=False, yshift=10, xref="x", yref="y")
+        fig.add_annotation(
+            x=wide.at[index, set_x],
+            y=wide.at[index, set_y],
+            text=str(wide.at[index, "feature"]),
+            showarrow=False,
+            yshift=10,
+            xref="x",
+            yref="y",
+        )
     return fig
 
 
 def top_per_layer(top: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
     """Each set's best features in every SAE: score by layer, points labelled with the feature."""
     rows = _ordered(top, labels)
-    fig = px.scatter(rows, x="sae", y=capped(rows["score"]), color="set_name", text="feature",
-                     color_discrete_sequence=CATEGORICAL, category_orders={"sae": list(dict.fromkeys(rows["sae"]))},
-                     hover_data=["sae_id", "feature", "d", "direction"], height=420,
-                     labels={"y": "-ln(1 - d)", "sae": "SAE", "set_name": "token set"},
-                     title="Top features per set across layers")
+    fig = px.scatter(
+        rows,
+        x="sae",
+        y=capped(rows["score"]),
+        color="set_name",
+        text="feature",
+        color_discrete_sequence=CATEGORICAL,
+        category_orders={"sae": list(dict.fromkeys(rows["sae"]))},
+        hover_data=["sae_id", "feature", "d", "direction"],
+        height=420,
+        labels={"y": "-ln(1 - d)", "sae": "SAE", "set_name": "token set"},
+        title="Top features per set across layers",
+    )
     fig.update_traces(textposition="middle right", marker={"size": 8})
     return fig
 
 
-def logit_histogram(logits: pd.DataFrame, set_name: str | None = None, bins: int = 100,
-                    log_y: bool = True) -> go.Figure:
+def logit_histogram(
+    logits: pd.DataFrame, set_name: str | None = None, bins: int = 100, log_y: bool = True
+) -> go.Figure:
     """A feature's logit weights over the whole vocabulary; with a set (``in_set`` column), members and
     the rest overlaid on the same bins, as the notebook's per-feature plot."""
     values = logits["logit_weight"].to_numpy(dtype=float)
@@ -191,8 +297,15 @@ def logit_histogram(logits: pd.DataFrame, set_name: str | None = None, bins: int
         counts, _ = np.histogram(values[mask], bins=edges)
         fig.add_trace(go.Bar(x=centres, y=counts, width=width, name=name, marker_color=color, opacity=0.8))
     title = "Logit weights, whole vocabulary" + (f", by membership of {set_name}" if set_name else "")
-    fig.update_layout(barmode="overlay", title=title, xaxis_title="logit weight", yaxis_title="tokens",
-                      height=360, bargap=0, legend={"orientation": "h", "y": -0.25})
+    fig.update_layout(
+        barmode="overlay",
+        title=title,
+        xaxis_title="logit weight",
+        yaxis_title="tokens",
+        height=360,
+        bargap=0,
+        legend={"orientation": "h", "y": -0.25},
+    )
     if log_y:
         fig.update_yaxes(type="log")
     return fig
@@ -202,10 +315,17 @@ def enrichment_bars(enrichment: pd.DataFrame, n: int = 20) -> go.Figure:
     """A feature's most enriched sets: -ln(1 - d), coloured by direction."""
     rows = enrichment.nlargest(n, "d").iloc[::-1].copy()
     rows["direction"] = rows["direction"].map({1: "promoted", -1: "suppressed"})
-    fig = px.bar(rows, x=capped(rows["score"]), y="set_name", color="direction", orientation="h",
-                 color_discrete_map={"promoted": "#2a9d8f", "suppressed": "#e76f51"},
-                 labels={"x": "-ln(1 - d)", "set_name": "token set"}, height=max(300, 24 * len(rows) + 120),
-                 title=f"Most enriched token sets (top {len(rows)})")
+    fig = px.bar(
+        rows,
+        x=capped(rows["score"]),
+        y="set_name",
+        color="direction",
+        orientation="h",
+        color_discrete_map={"promoted": "#2a9d8f", "suppressed": "#e76f51"},
+        labels={"x": "-ln(1 - d)", "set_name": "token set"},
+        height=max(300, 24 * len(rows) + 120),
+        title=f"Most enriched token sets (top {len(rows)})",
+    )
     # Every set named (plotly thins crowded category labels), most enriched at the top.
     fig.update_yaxes(categoryorder="array", categoryarray=list(rows["set_name"]), tickmode="linear", dtick=1)
     return fig
@@ -218,12 +338,20 @@ def warm_up() -> None:
     would otherwise fall on the first page someone opens after the server starts.
     """
     frame = pd.DataFrame({"x": [0.0, 1.0], "y": [1.0, 2.0], "c": ["a", "b"], "f": [0, 1]})
-    figures = [px.scatter(frame, x="x", y="y", color="c", animation_frame="f", render_mode="svg"),
-               px.scatter(frame, x="x", y="y", marginal_x="histogram", marginal_y="histogram"),
-               px.histogram(frame, x="x"), px.bar(frame, x="x", y="c", orientation="h"),
-               go.Figure([go.Scatter(x=[0, 1], y=[0, 1], fill="tonexty"), go.Scattergl(x=[0], y=[0]),
-                          go.Box(x=["a"], q1=[0], median=[1], q3=[2], lowerfence=[0], upperfence=[3]),
-                          go.Bar(x=[0], y=[1])]),
-               moment_histograms(pd.DataFrame({"skewness": [0.0, 1.0], "kurtosis": [3.0, 4.0]}))]
+    figures = [
+        px.scatter(frame, x="x", y="y", color="c", animation_frame="f", render_mode="svg"),
+        px.scatter(frame, x="x", y="y", marginal_x="histogram", marginal_y="histogram"),
+        px.histogram(frame, x="x"),
+        px.bar(frame, x="x", y="c", orientation="h"),
+        go.Figure(
+            [
+                go.Scatter(x=[0, 1], y=[0, 1], fill="tonexty"),
+                go.Scattergl(x=[0], y=[0]),
+                go.Box(x=["a"], q1=[0], median=[1], q3=[2], lowerfence=[0], upperfence=[3]),
+                go.Bar(x=[0], y=[1]),
+            ]
+        ),
+        moment_histograms(pd.DataFrame({"skewness": [0.0, 1.0], "kurtosis": [3.0, 4.0]})),
+    ]
     for figure in figures:
         figure.to_json()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
@@ -27,7 +28,7 @@ PAGES = {
 }
 FEATURE_PAGE = "views/feature.py"  # relative to app/main.py, as st.switch_page wants it
 ANY = "(any)"
-BIND = "query-params"
+BIND: Literal["query-params"] = "query-params"
 _NOTICES = "_llcat_notices"  # session state: this run's notices, shown under the page title
 
 
@@ -43,11 +44,11 @@ def feature_link(sae: str, feature: int) -> str:
 
 def with_open_links(frame: pd.DataFrame, column: str = "open") -> pd.DataFrame:
     """``frame`` with a first column linking each (sae_id, feature) row to its feature page."""
-    links = [feature_link(s, f) for s, f in zip(frame["sae_id"], frame["feature"])]
+    links = [feature_link(s, f) for s, f in zip(frame["sae_id"], frame["feature"], strict=True)]
     return pd.concat([pd.Series(links, index=frame.index, name=column), frame], axis=1)
 
 
-def link_column(label: str = "open") -> st.column_config.LinkColumn:
+def link_column(label: str = "open") -> Any:  # Streamlit's ColumnConfig type is not public API
     """Column config showing ``with_open_links``' column as a short link text."""
     return st.column_config.LinkColumn(label, display_text="open", help="open this feature's page")
 
@@ -65,7 +66,7 @@ def open_feature(sae: str, feature: int) -> None:
 
 def remember_rows(table_key: str, frame: pd.DataFrame) -> None:
     """Keep the (sae_id, feature) of each row a selectable table shows, for ``follow_selection``."""
-    st.session_state[f"_{table_key}_rows"] = list(zip(frame["sae_id"], frame["feature"].astype(int)))
+    st.session_state[f"_{table_key}_rows"] = list(zip(frame["sae_id"], frame["feature"].astype(int), strict=True))
 
 
 def follow_selection(table_key: str) -> None:
@@ -106,6 +107,7 @@ def optional(value: object) -> object:
 
 
 # -- notices: what a link asked for that the page could not show ---------------------------
+
 
 def reset_notices() -> None:
     """Forget the last run's notices (app/main.py, at the start of every run)."""
@@ -165,8 +167,9 @@ def matches_url(asked: list[str], value: object) -> bool:
     return asked[0] == str(value)
 
 
-def bound(widget: Callable[..., object], label: str, *, key: str, what: str | None = None, hint: str = "",
-          **kwargs: object) -> object:
+def bound(
+    widget: Callable[..., Any], label: str, *, key: str, what: str | None = None, hint: str = "", **kwargs: Any
+) -> Any:
     """``widget(label, key=key, bind="query-params", ...)``, noticing when it could not show the URL's value.
 
     Streamlit drops a URL value that is not valid for the widget (an SAE not in the catalog, a
@@ -182,8 +185,10 @@ def bound(widget: Callable[..., object], label: str, *, key: str, what: str | No
             shown = ", ".join(shown_values)
         else:
             missing, shown = asked, _url_text(value)
-        notice(f"The link asked for {what or label} **{', '.join(missing)}**, which is not available here"
-               f"{f' ({hint})' if hint else ''}; showing **{shown or 'none'}** instead.")
+        notice(
+            f"The link asked for {what or label} **{', '.join(missing)}**, which is not available here"
+            f"{f' ({hint})' if hint else ''}; showing **{shown or 'none'}** instead."
+        )
     return value
 
 
@@ -195,7 +200,7 @@ _SCIENTIFIC = ("p_value", "p_null", "q_value", "set_q_value")
 _FIXED = {"d": "%.4f", "set_d": "%.4f", "score": "%.2f", "set_score": "%.2f", "cosine": "%.3f"}
 
 
-def number_formats(frame: pd.DataFrame, **labels: str) -> dict[str, st.column_config.NumberColumn]:
+def number_formats(frame: pd.DataFrame, **labels: str) -> dict[str, Any]:  # values: Streamlit column configs
     """Column config for the numeric columns of ``frame`` the app knows: p and q values in scientific
     notation, scores and d with fixed decimals; ``labels`` renames columns (e.g. score="-ln(1-d)")."""
     config = {}

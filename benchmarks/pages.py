@@ -37,10 +37,24 @@ BUDGET_S = 2.0
 BROWSER_BUDGET_S = 1.5
 PREFERRED_SAE = "bench-res-jb/blocks.8.hook_resid_pre"
 PREFERRED_FEATURE = 14215
-URL_PATHS = {"overview": "", "explore": "explore", "enrichment": "enrichment", "feature": "feature",
-             "token_sets": "token_sets", "sql_console": "sql"}
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+URL_PATHS = {
+    "overview": "",
+    "explore": "explore",
+    "enrichment": "enrichment",
+    "feature": "feature",
+    "token_sets": "token_sets",
+    "sql_console": "sql",
+}
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 # Recorded in the page from its first byte: the moment the page last became "drawn" (script finished,
 # no skeleton left, every plotly chart has its SVG, a title on the page), or null while it is not.
@@ -60,7 +74,7 @@ new MutationObserver(() => {
   if (!drawn) window.__llcatDrawn = null;
 }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['data-testid']});
 """
-QUIET_MS = 1500   # the page must stay drawn this long (not counted) before its time is taken
+QUIET_MS = 1500  # the page must stay drawn this long (not counted) before its time is taken
 
 
 View = tuple[str, dict[str, str]]
@@ -99,6 +113,7 @@ def label(query: dict[str, str]) -> str:
 
 # -- on the server -------------------------------------------------------------------------
 
+
 def render_seconds(page: str, query: dict[str, str]) -> float:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
@@ -106,7 +121,7 @@ def render_seconds(page: str, query: dict[str, str]) -> float:
     at = AppTest.from_file(str(MAIN), default_timeout=120)
     for key, value in query.items():
         at.query_params[key] = value
-    at.run()   # registers the pages and warms imports; the timed run starts from a cold cache
+    at.run()  # registers the pages and warms imports; the timed run starts from a cold cache
     if page != "overview":
         at.switch_page(f"views/{page}.py")
     st.cache_data.clear()
@@ -124,13 +139,17 @@ def bench_server(plan: list[View]) -> float:
     for page, query in plan:
         seconds = min(render_seconds(page, query) for _ in range(2))
         worst = max(worst, seconds)
-        print(f"server  {page:12s} {label(query):45s} {seconds:6.2f} s  "
-              f"({seconds / BUDGET_S:4.2f} of the {BUDGET_S:.0f} s budget)", flush=True)
+        print(
+            f"server  {page:12s} {label(query):45s} {seconds:6.2f} s  "
+            f"({seconds / BUDGET_S:4.2f} of the {BUDGET_S:.0f} s budget)",
+            flush=True,
+        )
     print(f"server: slowest page {worst:.2f} s (target < {BUDGET_S:.0f} s: {'met' if worst < BUDGET_S else 'MISSED'})")
     return worst
 
 
 # -- in the browser ------------------------------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -142,9 +161,24 @@ def _free_port() -> int:
 def served(db: Path, port: int | None = None) -> Iterator[str]:
     """``streamlit run app/main.py`` on ``db``, as a user starts it; yields its base URL."""
     port = port or _free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(MAIN), "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-               "--", "--db", str(db)]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(MAIN),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--",
+        "--db",
+        str(db),
+    ]
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -182,11 +216,14 @@ def url_of(base: str, page: str, query: dict[str, str]) -> str:
 def drawn_seconds(tab, url: str, timeout_s: float = 60) -> float:
     """Open ``url`` in ``tab`` and return the seconds from navigation until the page was drawn."""
     tab.goto(url)
-    tab.wait_for_function(f"() => window.__llcatDrawn !== null && performance.now() - window.__llcatDrawn > {QUIET_MS}",
-                          timeout=timeout_s * 1000, polling=100)
+    tab.wait_for_function(
+        f"() => window.__llcatDrawn !== null && performance.now() - window.__llcatDrawn > {QUIET_MS}",
+        timeout=timeout_s * 1000,
+        polling=100,
+    )
     if tab.locator('[data-testid="stException"]').count():
         raise RuntimeError(f"{url} raised: {tab.locator('[data-testid=stException]').first.inner_text()[:300]}")
-    return tab.evaluate("window.__llcatDrawn") / 1000   # performance.now() counts from the navigation
+    return tab.evaluate("window.__llcatDrawn") / 1000  # performance.now() counts from the navigation
 
 
 def bench_browser(base: str, plan: list[View], warm_up: View, repeats: int = 3) -> float:
@@ -207,24 +244,36 @@ def bench_browser(base: str, plan: list[View], warm_up: View, repeats: int = 3) 
                 again = statistics.median(drawn_seconds(tab, url) for _ in range(repeats))
                 slowest = max(first, again)
                 worst = max(worst, slowest)
-                print(f"browser {page:12s} {label(query):45s} first {first:5.2f} s  again {again:5.2f} s  "
-                      f"({slowest / BROWSER_BUDGET_S:4.2f} of the {BROWSER_BUDGET_S} s budget)", flush=True)
-            fresh = browser.new_page(viewport={"width": 1400, "height": 1000})   # its own, empty HTTP cache
+                print(
+                    f"browser {page:12s} {label(query):45s} first {first:5.2f} s  again {again:5.2f} s  "
+                    f"({slowest / BROWSER_BUDGET_S:4.2f} of the {BROWSER_BUDGET_S} s budget)",
+                    flush=True,
+                )
+            fresh = browser.new_page(viewport={"width": 1400, "height": 1000})  # its own, empty HTTP cache
             fresh.add_init_script(_DRAWN_PROBE)
             seconds = drawn_seconds(fresh, url_of(base, "overview", {}))
-            print(f"browser overview     in a fresh browser, nothing cached in it      {seconds:5.2f} s  "
-                  f"(not held to the budget: mostly Streamlit's and plotly's own scripts)", flush=True)
+            print(
+                f"browser overview     in a fresh browser, nothing cached in it      {seconds:5.2f} s  "
+                f"(not held to the budget: mostly Streamlit's and plotly's own scripts)",
+                flush=True,
+            )
         finally:
             browser.close()
-    print(f"browser: slowest page {worst:.2f} s "
-          f"(target < {BROWSER_BUDGET_S} s: {'met' if worst < BROWSER_BUDGET_S else 'MISSED'})")
+    print(
+        f"browser: slowest page {worst:.2f} s "
+        f"(target < {BROWSER_BUDGET_S} s: {'met' if worst < BROWSER_BUDGET_S else 'MISSED'})"
+    )
     return worst
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pages", description=__doc__.splitlines()[0])
-    parser.add_argument("--db", type=Path, default=Path("/tmp/llcat-bench.duckdb"),
-                        help="catalog to benchmark (the full-size synthetic one is built there if missing)")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=Path("/tmp/llcat-bench.duckdb"),
+        help="catalog to benchmark (the full-size synthetic one is built there if missing)",
+    )
     parser.add_argument("--no-browser", action="store_true", help="only the server-side render times")
     parser.add_argument("--browser-only", action="store_true", help="only the real-browser times")
     parser.add_argument("--url", help="time an app already served at this URL (on --db) instead of starting one")
@@ -235,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
 
         build_bench_catalog(args.db)
     os.environ["LLCAT_DB"] = str(args.db)
-    os.environ["LLCAT_OFFLINE"] = "1"   # the Neuronpedia probe asks the network; a benchmark must not
+    os.environ["LLCAT_OFFLINE"] = "1"  # the Neuronpedia probe asks the network; a benchmark must not
     plan, warm_up = views(args.db)
     if not args.browser_only:
         bench_server(plan)

@@ -19,8 +19,13 @@ from catalog.query_params import Param
 _SHOW_ALL_UP_TO = 40  # lists longer than this are summarised by their closest matches
 
 
-def check_params(con: duckdb.DuckDBPyConnection, query_name: str, params: Sequence[Param],
-                 values: Mapping[str, object], db_path: Path) -> None:
+def check_params(
+    con: duckdb.DuckDBPyConnection,
+    query_name: str,
+    params: Sequence[Param],
+    values: Mapping[str, object],
+    db_path: Path,
+) -> None:
     """Raise CatalogError for the first catalog-typed value the catalog does not hold."""
     by_kind = {param.kind: param.name for param in params}
     model = values.get(by_kind["MODEL"]) if "MODEL" in by_kind else None
@@ -31,15 +36,23 @@ def check_params(con: duckdb.DuckDBPyConnection, query_name: str, params: Sequen
             continue
         where = f"query {query_name}: parameter {param.name}"
         if param.kind == "SAE":
-            _check_member(where, "SAE", value, _column(con, "SELECT sae_id FROM saes ORDER BY sae_id"), db_path,
-                          "list them with `python -m catalog run saes`")
+            _check_member(
+                where,
+                "SAE",
+                value,
+                _column(con, "SELECT sae_id FROM saes ORDER BY sae_id"),
+                db_path,
+                "list them with `python -m catalog run saes`",
+            )
         elif param.kind == "MODEL":
             _check_member(where, "model", value, _column(con, "SELECT model_name FROM models ORDER BY 1"), db_path)
         elif param.kind in ("TOKEN_SET", "TOKEN_SETS"):
             names = _column(con, "SELECT DISTINCT name FROM token_sets ORDER BY 1")
             # A list is checked name by name, with the same message as a single set names.
             for name in value if isinstance(value, list) else [value]:
-                _check_member(where, "token set", name, names, db_path, "list them with `python -m catalog run token_sets`")
+                _check_member(
+                    where, "token set", name, names, db_path, "list them with `python -m catalog run token_sets`"
+                )
         elif param.kind == "LAYER":
             _check_layer(con, where, value, db_path)
         elif param.kind == "FEATURE" and "SAE" in by_kind and values.get(by_kind["SAE"]) is not None:
@@ -67,7 +80,9 @@ def _check_member(where: str, what: str, value: object, existing: list, db_path:
 
 
 def _check_layer(con: duckdb.DuckDBPyConnection, where: str, layer: object, db_path: Path) -> None:
-    rows = con.execute("SELECT layer, string_agg(sae_id, ', ' ORDER BY sae_id) FROM saes GROUP BY layer ORDER BY layer").fetchall()
+    rows = con.execute(
+        "SELECT layer, string_agg(sae_id, ', ' ORDER BY sae_id) FROM saes GROUP BY layer ORDER BY layer"
+    ).fetchall()
     if any(row[0] == layer for row in rows):
         return
     listing = "; ".join(f"{lay} ({saes})" for lay, saes in rows) or "none (the catalog holds no SAEs yet)"
@@ -77,7 +92,9 @@ def _check_layer(con: duckdb.DuckDBPyConnection, where: str, layer: object, db_p
 def _check_feature(con: duckdb.DuckDBPyConnection, where: str, sae_id: object, feature: object) -> None:
     count, lowest, highest, present = con.execute(
         "SELECT count(*), min(feature), max(feature), count(*) FILTER (WHERE feature = $feature)"
-        " FROM features WHERE sae_id = $sae_id", {"sae_id": sae_id, "feature": feature}).fetchall()[0]
+        " FROM features WHERE sae_id = $sae_id",
+        {"sae_id": sae_id, "feature": feature},
+    ).fetchall()[0]
     if present:
         return
     held = f"it has {count} features, {lowest} to {highest}" if count else "it has no features stored"
@@ -87,17 +104,27 @@ def _check_feature(con: duckdb.DuckDBPyConnection, where: str, sae_id: object, f
 def _check_token(con: duckdb.DuckDBPyConnection, where: str, token: object, model: object, db_path: Path) -> None:
     rows = con.execute(
         "SELECT DISTINCT model_name FROM tokens WHERE token = $token AND ($model IS NULL OR model_name = $model)",
-        {"token": token, "model": model}).fetchall()
+        {"token": token, "model": model},
+    ).fetchall()
     if len(rows) > 1:
         models = ", ".join(repr(row[0]) for row in sorted(rows))
-        raise CatalogError(f"{where}: token {token!r} is in several models ({models}); choose one with the model parameter")
+        raise CatalogError(
+            f"{where}: token {token!r} is in several models ({models}); choose one with the model parameter"
+        )
     if rows:
         return
     similar = con.execute(
         "SELECT DISTINCT token FROM tokens WHERE lower(trim(token)) = lower(trim($token))"
         " AND ($model IS NULL OR model_name = $model) ORDER BY token LIMIT 10",
-        {"token": token, "model": model}).fetchall()
+        {"token": token, "model": model},
+    ).fetchall()
     scope = f"model {model!r}" if model is not None else f"catalog {db_path}"
-    hint = ("; tokens that differ only in spaces or case: " + ", ".join(repr(row[0]) for row in similar)) if similar else ""
-    raise CatalogError(f"{where}: token {token!r} is not in the vocabulary of {scope} (tokens are matched exactly, "
-                       f"leading space included: GPT-2 writes ' Paris' for the word after a space){hint}")
+    hint = (
+        ("; tokens that differ only in spaces or case: " + ", ".join(repr(row[0]) for row in similar))
+        if similar
+        else ""
+    )
+    raise CatalogError(
+        f"{where}: token {token!r} is not in the vocabulary of {scope} (tokens are matched exactly, "
+        f"leading space included: GPT-2 writes ' Paris' for the word after a space){hint}"
+    )

@@ -54,8 +54,8 @@ class SavedQuery:
     name: str
     description: str
     params: tuple[Param, ...]
-    text: str          # the file's SQL, as a reader sees it (with :name parameters)
-    sql: str           # the same with DuckDB $name bindings
+    text: str  # the file's SQL, as a reader sees it (with :name parameters)
+    sql: str  # the same with DuckDB $name bindings
     path: Path
 
     def param(self, name: str) -> Param:
@@ -72,12 +72,16 @@ class SavedQuery:
         names = [param.name for param in self.params]
         unknown = [name for name in given if name not in names]
         if unknown:
-            raise CatalogError(f"query {self.name} has no parameter {', '.join(map(repr, unknown))}; "
-                               f"its parameters: {self.signature()}")
+            raise CatalogError(
+                f"query {self.name} has no parameter {', '.join(map(repr, unknown))}; "
+                f"its parameters: {self.signature()}"
+            )
         missing = [param.name for param in self.params if param.required and param.name not in given]
         if missing:
-            raise CatalogError(f"query {self.name}: missing required parameter {', '.join(missing)}; "
-                               f"its parameters: {self.signature()}")
+            raise CatalogError(
+                f"query {self.name}: missing required parameter {', '.join(missing)}; "
+                f"its parameters: {self.signature()}"
+            )
         values = {p.name: p.coerce(given[p.name], self.name) if p.name in given else p.default for p in self.params}
         row_limit(values, self.name)
         return values
@@ -150,7 +154,9 @@ def _bind_names(body: str, params: Mapping[str, Param]) -> str:
     sql = _SQL_PIECES.sub(replace, body)
     unused = sorted(set(params) - used)
     if unused:
-        raise ValueError(f"declares parameter(s) {', '.join(unused)} that its SQL never uses (every query needs :limit)")
+        raise ValueError(
+            f"declares parameter(s) {', '.join(unused)} that its SQL never uses (every query needs :limit)"
+        )
     return sql
 
 
@@ -166,8 +172,10 @@ def _namespaces() -> tuple[dict[str, SavedQuery], dict[str, SavedQuery]]:
     misplaced = [q.path for q in public.values() if q.name.startswith(APP_PREFIX)]
     misplaced += [q.path for q in app.values() if not q.name.startswith(APP_PREFIX)]
     if misplaced:
-        raise CatalogError(f"saved query files in the wrong folder: {', '.join(map(str, misplaced))}; names starting "
-                           f"{APP_PREFIX!r} belong in {APP_QUERIES_DIR}, all others in {QUERIES_DIR}")
+        raise CatalogError(
+            f"saved query files in the wrong folder: {', '.join(map(str, misplaced))}; names starting "
+            f"{APP_PREFIX!r} belong in {APP_QUERIES_DIR}, all others in {QUERIES_DIR}"
+        )
     return public, app
 
 
@@ -189,8 +197,10 @@ def get_query(name: str) -> SavedQuery:
         return queries[name]
     close = difflib.get_close_matches(name, list(queries), n=3)
     hint = f"did you mean {', '.join(close)}? " if close else ""
-    raise CatalogError(f"no saved query named {name!r}; {hint}saved queries: {', '.join(saved_queries())} "
-                       "(`python -m catalog queries` describes them)")
+    raise CatalogError(
+        f"no saved query named {name!r}; {hint}saved queries: {', '.join(saved_queries())} "
+        "(`python -m catalog queries` describes them)"
+    )
 
 
 def row_limit(values: Mapping[str, object], query_name: str) -> int:
@@ -201,8 +211,9 @@ def row_limit(values: Mapping[str, object], query_name: str) -> int:
     return limit
 
 
-def run_query(db_path: Path | str, name: str, params: Mapping[str, object] | None = None,
-              limit: int | None = None) -> QueryResult:
+def run_query(
+    db_path: Path | str, name: str, params: Mapping[str, object] | None = None, limit: int | None = None
+) -> QueryResult:
     """Run saved query ``name`` on the catalog at ``db_path``; its rows as a DataFrame in a QueryResult.
 
     ``params`` maps parameter names to values (Python values, or text as the CLI passes them).
@@ -218,8 +229,13 @@ def run_query(db_path: Path | str, name: str, params: Mapping[str, object] | Non
 
 
 @contextmanager
-def stream_query(db_path: Path | str, name: str, params: Mapping[str, object] | None = None,
-                 limit: int | None = None, batch_rows: int = 65_536) -> Iterator[tuple[pa.RecordBatchReader, int]]:
+def stream_query(
+    db_path: Path | str,
+    name: str,
+    params: Mapping[str, object] | None = None,
+    limit: int | None = None,
+    batch_rows: int = 65_536,
+) -> Iterator[tuple[pa.RecordBatchReader, int]]:
     """Like ``run_query``, for results too big for one DataFrame: yields an Arrow batch reader of at
     most ``limit + 1`` rows (the extra row says "truncated") and the limit, while the file is open."""
     query = get_query(name)

@@ -35,7 +35,10 @@ KINDS: dict[str, tuple[str, str]] = {
     "FEATURE": ("INTEGER", "a feature index such as 14215"),
     "TOKEN": ("VARCHAR", "a token's decoded text such as ' Paris' (mind the leading space)"),
     "TOKEN_SET": ("VARCHAR", "a token set name such as 'boys_names'"),
-    "TOKEN_SETS": ("VARCHAR[]", "token set names such as ['boys_names', 'girls_names'] (as text: boys_names,girls_names)"),
+    "TOKEN_SETS": (
+        "VARCHAR[]",
+        "token set names such as ['boys_names', 'girls_names'] (as text: boys_names,girls_names)",
+    ),
     "CHOICE": ("VARCHAR", "one of the listed choices"),
 }
 _INTEGER_KINDS = {"INTEGER", "LAYER", "FEATURE"}
@@ -48,8 +51,8 @@ class Param:
     """One declared parameter of a saved query."""
 
     name: str
-    kind: str                       # a key of KINDS
-    default: object = REQUIRED      # REQUIRED, None (SQL NULL: "no filter"), or a value of the kind
+    kind: str  # a key of KINDS
+    default: object = REQUIRED  # REQUIRED, None (SQL NULL: "no filter"), or a value of the kind
     description: str = ""
     choices: tuple[str, ...] = field(default=())
 
@@ -153,8 +156,9 @@ def parse_kind(text: str) -> tuple[str, tuple[str, ...]]:
         return "CHOICE", tuple(match.group(1).split("|"))
     if text.upper() in KINDS and text.upper() != "CHOICE":
         return text.upper(), ()
-    raise ValueError(f"unknown parameter type {text!r}; types: {', '.join(k for k in KINDS if k != 'CHOICE')}, "
-                     "CHOICE(a|b|...)")
+    raise ValueError(
+        f"unknown parameter type {text!r}; types: {', '.join(k for k in KINDS if k != 'CHOICE')}, CHOICE(a|b|...)"
+    )
 
 
 def parse_default(text: str | None) -> object:

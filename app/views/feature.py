@@ -7,6 +7,7 @@ spelling ``colour=NAME`` is read as ``set`` with a notice).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -24,15 +25,27 @@ def pick(saes: pd.DataFrame, set_names: list[str]) -> tuple[str, int, str]:
     """The sidebar's SAE, feature and colouring set, bound to the URL (a value it cannot show is noticed)."""
     sae = state.bound(st.selectbox, "SAE", options=list(saes["sae_id"]), key="sae", what="SAE")
     d_sae = int(saes.loc[saes["sae_id"] == sae, "d_sae"].iloc[0])
-    feature = state.bound(st.number_input, f"Feature (0 to {d_sae - 1})", min_value=0, max_value=d_sae - 1,
-                          step=1, key="feature", what="feature",
-                          hint=f"{sae} has features 0 to {d_sae - 1}")
-    colour_by = state.bound(st.selectbox, "Colour the histogram by token set",
-                            options=[MOST_ENRICHED] + set_names, key="set", what="token set")
+    feature = state.bound(
+        st.number_input,
+        f"Feature (0 to {d_sae - 1})",
+        min_value=0,
+        max_value=d_sae - 1,
+        step=1,
+        key="feature",
+        what="feature",
+        hint=f"{sae} has features 0 to {d_sae - 1}",
+    )
+    colour_by = state.bound(
+        st.selectbox,
+        "Colour the histogram by token set",
+        options=[MOST_ENRICHED] + set_names,
+        key="set",
+        what="token set",
+    )
     return sae, int(feature), colour_by
 
 
-def tokens_table(tokens: object, values: object) -> pd.DataFrame:
+def tokens_table(tokens: Iterable[str] | None, values: Iterable[float] | None) -> pd.DataFrame:
     """Token texts (repr, so that ' the' and 'the' differ visibly) with their logit weights."""
     tokens, values = ([] if tokens is None else list(tokens)), ([] if values is None else list(values))
     return pd.DataFrame({"token": [repr(t) for t in tokens], "logit weight": [f"{v:+.4f}" for v in values]})
@@ -46,14 +59,20 @@ def moments(card: pd.Series) -> None:
     raw[2].metric("Kurtosis", f"{card['kurtosis']:.2f}")
     density = card["log10_density"]
     no_density = density is None or (isinstance(density, float) and math.isnan(density))
-    raw[3].metric("log10 density", state.MISSING if no_density else f"{density:.2f}",
-                  help="no sparsity file for this SAE" if no_density else "log10 of the firing frequency")
+    raw[3].metric(
+        "log10 density",
+        state.MISSING if no_density else f"{density:.2f}",
+        help="no sparsity file for this SAE" if no_density else "log10 of the firing frequency",
+    )
     cosine_help = "moments of the cosines of W_dec[f] with each token's unembedding"
     cosine[0].metric("Cosine std", f"{card['cos_std']:.4f}", help=cosine_help)
     cosine[1].metric("Cosine skewness", f"{card['cos_skewness']:.3f}", help=cosine_help)
     cosine[2].metric("Cosine kurtosis", f"{card['cos_kurtosis']:.2f}", help=cosine_help)
-    cosine[3].metric("Dead", state.MISSING if no_density else ("yes" if card["is_dead"] else "no"),
-                     help="log10 density below -9" if not no_density else "no sparsity file for this SAE")
+    cosine[3].metric(
+        "Dead",
+        state.MISSING if no_density else ("yes" if card["is_dead"] else "no"),
+        help="log10 density below -9" if not no_density else "no sparsity file for this SAE",
+    )
 
 
 def tokens(card: pd.Series) -> None:
@@ -76,8 +95,13 @@ def histogram(db: Path, sae: str, feature: int, colour_set: str | None) -> None:
 
 def enrichment_table(enriched: pd.DataFrame) -> None:
     """The feature's enrichment for every token set, most enriched first."""
-    st.dataframe(enriched, hide_index=True, key="enrichment_table", height=420,
-                 column_config=state.number_formats(enriched, score="-ln(1-d)"))
+    st.dataframe(
+        enriched,
+        hide_index=True,
+        key="enrichment_table",
+        height=420,
+        column_config=state.number_formats(enriched, score="-ln(1-d)"),
+    )
 
 
 def neighbours(db: Path, saes: pd.DataFrame, sae: str, feature: int) -> None:
@@ -87,16 +111,24 @@ def neighbours(db: Path, saes: pd.DataFrame, sae: str, feature: int) -> None:
     in_model = int(saes.loc[saes["model_name"] == model, "n_features"].sum())
     # Across layers scans every decoder vector of the model (seconds for GPT-2 small's 13 x 24,576):
     # automatic for small catalogs, one click for big ones, so the page itself stays fast.
-    everywhere = st.toggle(f"Search all layers ({in_model:,} features)", value=in_model <= ACROSS_AUTO,
-                           key="across_layers")
-    config = {"open": state.link_column(), "cosine": st.column_config.NumberColumn(format="%.3f"),
-              "neuronpedia_url": st.column_config.LinkColumn("Neuronpedia")}
+    everywhere = st.toggle(
+        f"Search all layers ({in_model:,} features)", value=in_model <= ACROSS_AUTO, key="across_layers"
+    )
+    config = {
+        "open": state.link_column(),
+        "cosine": st.column_config.NumberColumn(format="%.3f"),
+        "neuronpedia_url": st.column_config.LinkColumn("Neuronpedia"),
+    }
     scopes = [("layer", "Within its layer")] + ([("model", "Across all layers")] if everywhere else [])
-    for column, (scope, title) in zip(st.columns(2), scopes):
+    for column, (scope, title) in zip(st.columns(2), scopes, strict=False):
         found = data.query(db, "decoder_neighbours", sae=sae, feature=feature, scope=scope, limit=NEIGHBOURS).frame
         column.markdown(f"**{title}**")
-        column.dataframe(state.with_open_links(found), hide_index=True,
-                         key=f"neighbours_{scope}", column_config={**state.number_formats(found), **config})
+        column.dataframe(
+            state.with_open_links(found),
+            hide_index=True,
+            key=f"neighbours_{scope}",
+            column_config={**state.number_formats(found), **config},
+        )
 
 
 def neuronpedia_view(neuronpedia_id: str | None, feature: int) -> None:
@@ -110,8 +142,10 @@ def neuronpedia_view(neuronpedia_id: str | None, feature: int) -> None:
     if data.neuronpedia_reachable():
         st.iframe(neuronpedia.embed_url(neuronpedia_id, feature), height=620)
     else:
-        st.caption(f"Neuronpedia cannot be reached from here, so the embedded view is off; the link works "
-                   f"wherever you are online: {url}")
+        st.caption(
+            f"Neuronpedia cannot be reached from here, so the embedded view is off; the link works "
+            f"wherever you are online: {url}"
+        )
 
 
 def render() -> None:

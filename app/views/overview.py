@@ -25,9 +25,15 @@ def summary(db: Path, models: pd.DataFrame, saes: pd.DataFrame) -> None:
     st.subheader("Models")
     st.dataframe(models, hide_index=True, key="models_table")
     st.subheader("SAEs")
-    st.dataframe(saes, hide_index=True, key="saes_table",
-                 column_config={"median_log10_density": st.column_config.NumberColumn(format="%.2f"),
-                                "ingest_seconds": st.column_config.NumberColumn(format="%.1f")})
+    st.dataframe(
+        saes,
+        hide_index=True,
+        key="saes_table",
+        column_config={
+            "median_log10_density": st.column_config.NumberColumn(format="%.2f"),
+            "ingest_seconds": st.column_config.NumberColumn(format="%.1f"),
+        },
+    )
 
 
 PLOTS = ["Percentile bands", "Box plots", "Scatter across layers"]
@@ -44,8 +50,10 @@ def by_layer(db: Path, model: str, saes: pd.DataFrame, variant: str, shown: str)
     if shown == "Scatter across layers":
         sample = data.query(db, "app_layer_scatter", model=model)
         st.plotly_chart(plots.layer_scatter_animation(sample.frame, labels, skew, kurt, std), key="layer_scatter")
-        st.caption("Points: a fixed sample of each SAE's live features (dead ones left out, as in the notebook) "
-                   "plus its most skewed and most kurtotic ones. Press ▶ to step through the layers.")
+        st.caption(
+            "Points: a fixed sample of each SAE's live features (dead ones left out, as in the notebook) "
+            "plus its most skewed and most kurtotic ones. Press ▶ to step through the layers."
+        )
         return
     pcts = data.query(db, "layer_percentiles", model=model).frame
     left, right = st.columns(2)
@@ -63,13 +71,20 @@ def render() -> None:
     models, saes = data.models(db), data.saes_with_provenance(db)
     with st.sidebar:
         model = state.bound(st.selectbox, "Model", options=sorted(models["model_name"]), key="model", what="model")
-        variant = state.bound(st.radio, "Moments of", options=list(VARIANTS), key="variant", what="moments of",
-                              help="raw logit weights W_dec·W_U, or cosines with each token's unembedding")
+        variant = state.bound(
+            st.radio,
+            "Moments of",
+            options=list(VARIANTS),
+            key="variant",
+            what="moments of",
+            help="raw logit weights W_dec·W_U, or cosines with each token's unembedding",
+        )
     state.show_notices()
     summary(db, models, saes)
     st.header("Logit weight statistics across layers")
-    shown = state.bound(st.segmented_control, "Plot", options=PLOTS, default=PLOTS[0], required=True, key="plot",
-                        what="plot")
+    shown = state.bound(
+        st.segmented_control, "Plot", options=PLOTS, default=PLOTS[0], required=True, key="plot", what="plot"
+    )
     state.show_notices()
     by_layer(db, model, saes, variant, shown)
 

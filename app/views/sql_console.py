@@ -25,7 +25,10 @@ DEFAULT_QUERY = "saes"  # every catalog has rows for it
 NULL = "(NULL)"
 MAX_ROWS = 10_000
 LAST_RUN = "_console_last_run"  # session state: (statement, its result or error text): this session's last run only
-EXAMPLE = "SELECT layer, count(*) AS features, avg(skewness) AS mean_skewness\nFROM feature_stats GROUP BY layer ORDER BY layer"
+EXAMPLE = (
+    "SELECT layer, count(*) AS features, avg(skewness) AS mean_skewness\n"
+    "FROM feature_stats GROUP BY layer ORDER BY layer"
+)
 
 
 def catalog_values(db: Path, kind: str) -> list[str] | None:
@@ -49,26 +52,49 @@ def param_input(db: Path, param: Param) -> object:
     if param.kind == "BOOLEAN":
         options = ["true", "false"]
     if param.kind == "TOKEN_SETS":
-        names = state.bound(st.multiselect, label, options=data.set_names(db), key=key, help=param.description,
-                            what=param.name)
+        names = state.bound(
+            st.multiselect, label, options=data.set_names(db), key=key, help=param.description, what=param.name
+        )
         return names or None
     if options is not None:
         options = ([] if param.required else [NULL]) + options
         shown = str(default).lower() if isinstance(default, bool) else str(default)
         index = options.index(shown) if default is not None and shown in options else 0
-        value = state.bound(st.selectbox, label, options=options, index=index, key=key, help=param.description,
-                            what=param.name, hint=_choices_hint(options))
+        value = state.bound(
+            st.selectbox,
+            label,
+            options=options,
+            index=index,
+            key=key,
+            help=param.description,
+            what=param.name,
+            hint=_choices_hint(options),
+        )
         return None if value == NULL else value
     if param.kind in ("INTEGER", "FEATURE"):
         top = MAX_LIMIT if param.name == "limit" else None
-        return state.bound(st.number_input, label, value=default, step=1,
-                           min_value=1 if param.name == "limit" else None, max_value=top, key=key,
-                           help=param.description, what=param.name)
+        return state.bound(
+            st.number_input,
+            label,
+            value=default,
+            step=1,
+            min_value=1 if param.name == "limit" else None,
+            max_value=top,
+            key=key,
+            help=param.description,
+            what=param.name,
+        )
     if param.kind == "DOUBLE":
-        return state.bound(st.number_input, label, value=default, key=key, format="%g", help=param.description,
-                           what=param.name)
-    text = st.text_input(label, value="" if default is None else str(default), key=key, bind=state.BIND,
-                         help=param.description + " (spaces count: ' Paris' is not 'Paris')")
+        return state.bound(
+            st.number_input, label, value=default, key=key, format="%g", help=param.description, what=param.name
+        )
+    text = st.text_input(
+        label,
+        value="" if default is None else str(default),
+        key=key,
+        bind=state.BIND,
+        help=param.description + " (spaces count: ' Paris' is not 'Paris')",
+    )
     return None if text == "" and not param.required else text
 
 
@@ -81,9 +107,14 @@ def saved(db: Path) -> None:
     """The saved query chosen in the sidebar, with its parameters there too."""
     names = sorted(data.queries_menu())
     with st.sidebar:
-        name = state.bound(st.selectbox, "Saved query", options=names,
-                           index=names.index(DEFAULT_QUERY) if DEFAULT_QUERY in names else 0, key="query",
-                           what="saved query")
+        name = state.bound(
+            st.selectbox,
+            "Saved query",
+            options=names,
+            index=names.index(DEFAULT_QUERY) if DEFAULT_QUERY in names else 0,
+            key="query",
+            what="saved query",
+        )
         query = data.queries_menu()[name]
         st.subheader("Parameters")
         values = {param.name: param_input(db, param) for param in query.params}
@@ -96,13 +127,16 @@ def saved(db: Path) -> None:
         st.info(f"Fill in the required parameter(s) in the sidebar: {', '.join(missing)}.")
         st.stop()
     limit = values.pop("limit")
+    assert isinstance(limit, int | float)  # a required number input with min_value 1: never None here
     show(data.query(db, name, limit=int(limit), **values), name)
 
 
 def console(db: Path) -> None:
     """The text area (a deep link fills it), the Run button, and the outcome of the last run of that text."""
-    st.markdown("One read-only `SELECT` on the catalog: no files, no extensions, at most "
-                f"{MAX_ROWS:,} rows, stopped after 30 s. Tables and views: see `sql/schema.sql` and `sql/views.sql`.")
+    st.markdown(
+        "One read-only `SELECT` on the catalog: no files, no extensions, at most "
+        f"{MAX_ROWS:,} rows, stopped after 30 s. Tables and views: see `sql/schema.sql` and `sql/views.sql`."
+    )
     statement = st.text_area("SQL", value=EXAMPLE, height=160, key="sql", bind=state.BIND)
     if st.button("Run", key="run_sql", type="primary", icon=":material/play_arrow:", disabled=not statement.strip()):
         st.session_state[LAST_RUN] = (statement, run_console(db, statement))
@@ -140,16 +174,29 @@ def show(result: QueryResult, name: str) -> None:
     if result.truncated:
         st.warning(result.notice())
     st.dataframe(frame, hide_index=True, key="result_table", column_config=state.number_formats(frame))
-    st.download_button("Download CSV", lambda: frame.to_csv(index=False).encode(), file_name=f"{name}.csv",
-                       mime="text/csv", key="download", on_click="ignore")
+    st.download_button(
+        "Download CSV",
+        lambda: frame.to_csv(index=False).encode(),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key="download",
+        on_click="ignore",
+    )
 
 
 def render() -> None:
     db = data.require_catalog()
     st.title("SQL")
     legacy = st.query_params.get("query") == LEGACY_CONSOLE
-    mode = state.bound(st.segmented_control, "Mode", options=MODES, default=MODES[1] if legacy else MODES[0],
-                       required=True, key="mode", what="mode")
+    mode = state.bound(
+        st.segmented_control,
+        "Mode",
+        options=MODES,
+        default=MODES[1] if legacy else MODES[0],
+        required=True,
+        key="mode",
+        what="mode",
+    )
     if mode == "Console":
         state.show_notices()
         console(db)

@@ -19,20 +19,35 @@ PROMOTERS = 20
 def library(db: Path, sets: pd.DataFrame) -> None:
     """The sets of one family (or all), and the members of one set."""
     st.header("Library")
-    family = state.bound(st.selectbox, "Family", options=[ANY] + sorted(set(sets["family"])), key="family",
-                         what="token set family")
+    family = state.bound(
+        st.selectbox, "Family", options=[ANY] + sorted(set(sets["family"])), key="family", what="token set family"
+    )
     shown = sets if family == ANY else sets[sets["family"] == family]
-    st.dataframe(shown[["name", "family", "size", "model_name", "definition", "n_dropped_words"]],
-                 hide_index=True, key="sets_table")
+    st.dataframe(
+        shown[["name", "family", "size", "model_name", "definition", "n_dropped_words"]],
+        hide_index=True,
+        key="sets_table",
+    )
     names = sorted(set(shown["name"]))
-    name = state.bound(st.selectbox, "Members of", options=names, index=state.index_of(names, ["colors"]), key="set",
-                       what="token set", hint="" if family == ANY else f"the {family} family has no such set")
+    name = state.bound(
+        st.selectbox,
+        "Members of",
+        options=names,
+        index=state.index_of(names, ["colors"]),
+        key="set",
+        what="token set",
+        hint="" if family == ANY else f"the {family} family has no such set",
+    )
     chosen = shown[shown["name"] == name]
     for row in chosen.itertuples():
         members = data.query(db, "app_set_members", token_set=name, model=row.model_name).frame
         st.markdown(f"**{name}** ({row.family}, {row.size:,} tokens, model `{row.model_name}`): {row.definition}")
-        st.dataframe(members.assign(token=members["token"].map(repr))[["token_id", "token", "raw"]],
-                     hide_index=True, key=f"members_{row.set_id}", height=300)
+        st.dataframe(
+            members.assign(token=members["token"].map(repr))[["token_id", "token", "raw"]],
+            hide_index=True,
+            key=f"members_{row.set_id}",
+            height=300,
+        )
         if len(row.dropped_words):
             st.caption("Words of the list that are not a single token (dropped): " + ", ".join(row.dropped_words))
 
@@ -40,8 +55,12 @@ def library(db: Path, sets: pd.DataFrame) -> None:
 def token_search(db: Path) -> None:
     """Which sets a token is in, and which features promote it most."""
     st.header("Token search")
-    text = st.text_input("Token text (case and surrounding spaces are ignored when matching)", key="token",
-                         bind=state.BIND, placeholder="e.g. Paris")
+    text = st.text_input(
+        "Token text (case and surrounding spaces are ignored when matching)",
+        key="token",
+        bind=state.BIND,
+        placeholder="e.g. Paris",
+    )
     if not text.strip():
         st.info("Type a token to see its sets and the features that promote it most.")
         return
@@ -53,14 +72,20 @@ def token_search(db: Path) -> None:
     index = st.selectbox("Matching tokens", range(len(labels)), format_func=labels.__getitem__, key="token_pick")
     token = matches.iloc[index]
     sets = list(token["sets"])
-    st.markdown(f"**{token['token']!r}** (raw `{token['raw']}`) is in {len(sets)} token sets: "
-                + (", ".join(f"`{name}`" for name in sets) or "none"))
-    promoters = data.query(db, "features_promoting_token", token=token["token"], model=token["model_name"],
-                           limit=PROMOTERS).frame
+    st.markdown(
+        f"**{token['token']!r}** (raw `{token['raw']}`) is in {len(sets)} token sets: "
+        + (", ".join(f"`{name}`" for name in sets) or "none")
+    )
+    promoters = data.query(
+        db, "features_promoting_token", token=token["token"], model=token["model_name"], limit=PROMOTERS
+    ).frame
     st.subheader(f"Features promoting {token['token']!r} most")
-    st.dataframe(state.with_open_links(promoters), hide_index=True, key="promoters",
-                 column_config={"open": state.link_column(),
-                                "neuronpedia_url": st.column_config.LinkColumn("Neuronpedia")})
+    st.dataframe(
+        state.with_open_links(promoters),
+        hide_index=True,
+        key="promoters",
+        column_config={"open": state.link_column(), "neuronpedia_url": st.column_config.LinkColumn("Neuronpedia")},
+    )
 
 
 def render() -> None:

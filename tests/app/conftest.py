@@ -32,6 +32,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def run_page(monkeypatch: pytest.MonkeyPatch, demo_db: Path) -> Callable[..., AppTest]:
     """``run_page("explore", min_skewness="1")``: the page, opened through a deep link, run once."""
+
     def run(page: str, db: Path | None = None, timeout: float = 60, **query: str | list[str]) -> AppTest:
         monkeypatch.setenv("LLCAT_DB", str(db or demo_db))
         at = AppTest.from_file(str(MAIN), default_timeout=timeout)
@@ -41,6 +42,7 @@ def run_page(monkeypatch: pytest.MonkeyPatch, demo_db: Path) -> Callable[..., Ap
         if page != "overview":
             at.switch_page(f"views/{page}.py").run()
         return at
+
     return run
 
 
@@ -54,6 +56,7 @@ def tables(demo_db: Path) -> Callable[[str], pd.DataFrame]:
             with duckdb.connect(str(demo_db), read_only=True) as con:
                 cache[sql] = con.execute(sql).df()
         return cache[sql]
+
     return table
 
 

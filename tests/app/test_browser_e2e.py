@@ -23,8 +23,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SAE = "demo/blocks.0.hook_resid_pre"
 INSTALL_HINT = "run scripts/install_browser.sh (Debian's chromium and the playwright package) first"
 
@@ -45,12 +53,27 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def served(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app served on the demo catalog by `streamlit run`, as a user starts it; its base URL."""
-    port = int(os.environ.get("LLCAT_TEST_PORT") or _free_port())   # a fixed port where a machine's rules want one
+    port = int(os.environ.get("LLCAT_TEST_PORT") or _free_port())  # a fixed port where a machine's rules want one
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    env = {**os.environ, "LLCAT_OFFLINE": "1"}   # no Neuronpedia probe from the test machine
-    command = [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-               "--", "--db", str(demo_db)]
+    env = {**os.environ, "LLCAT_OFFLINE": "1"}  # no Neuronpedia probe from the test machine
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app/main.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--",
+        "--db",
+        str(demo_db),
+    ]
     with log.open("w") as out:
         server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -96,9 +119,14 @@ def _settle(page, *texts: str, charts: int = 0, timeout_ms: int = 30_000) -> Non
         page.get_by_text(text, exact=False).first.wait_for(timeout=timeout_ms)
     page.wait_for_function(
         "n => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " && document.querySelectorAll('.js-plotly-plot .main-svg').length >= n", arg=charts, timeout=timeout_ms)
-    page.wait_for_timeout(400)   # let the last plot finish its transition
-    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
+        " && document.querySelectorAll('.js-plotly-plot .main-svg').length >= n",
+        arg=charts,
+        timeout=timeout_ms,
+    )
+    page.wait_for_timeout(400)  # let the last plot finish its transition
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+        '[data-testid="stException"]'
+    ).first.inner_text()
 
 
 def _shot(page, name: str) -> Path:
@@ -111,11 +139,16 @@ def _shot(page, name: str) -> Path:
 def _top_tokens(demo_db: Path, set_name: str) -> tuple[int, list[str]]:
     """The SAE's most enriched feature for a set (a planted one), and its top tokens."""
     with duckdb.connect(str(demo_db), read_only=True) as con:
-        feature = con.execute("SELECT e.feature FROM enrichment e JOIN token_sets ts USING (set_id) WHERE e.sae_id = $s"
-                              " AND ts.name = $n ORDER BY e.d DESC LIMIT 1", {"s": SAE, "n": set_name}).fetchone()[0]
-        tokens = con.execute("SELECT t.token FROM feature_tokens ft JOIN tokens t USING (token_id) WHERE ft.sae_id = $s"
-                             " AND ft.feature = $f AND ft.direction = 'top' ORDER BY ft.rank",
-                             {"s": SAE, "f": feature}).fetchall()
+        feature = con.execute(
+            "SELECT e.feature FROM enrichment e JOIN token_sets ts USING (set_id) WHERE e.sae_id = $s"
+            " AND ts.name = $n ORDER BY e.d DESC LIMIT 1",
+            {"s": SAE, "n": set_name},
+        ).fetchone()[0]
+        tokens = con.execute(
+            "SELECT t.token FROM feature_tokens ft JOIN tokens t USING (token_id) WHERE ft.sae_id = $s"
+            " AND ft.feature = $f AND ft.direction = 'top' ORDER BY ft.rank",
+            {"s": SAE, "f": feature},
+        ).fetchall()
     return feature, [row[0] for row in tokens]
 
 
@@ -129,16 +162,22 @@ def test_deep_link_pages_and_screenshots(served, browser_page, demo_db):
     assert f"feature={feature}" in page.url
     _shot(page, "feature")
 
-    pages = [("", "overview", ["Logit-lens feature catalog", "Skewness percentiles by layer"], 2),
-             ("?plot=Scatter+across+layers", "overview_scatter", ["skewness vs kurtosis across layers"], 1),
-             ("explore?min_skewness=1", "explore", ["Explore features", "First"], 2),
-             ("enrichment?sets=colors&sets=countries&sets=all_digits", "enrichment", ["Manhattan plot"], 1),
-             ("enrichment?view=Set+vs+set", "enrichment_set_vs_set", ["boys_names versus girls_names"], 1),
-             ("enrichment?view=Across+layers&sets=colors&sets=countries", "enrichment_across_layers",
-              ["Top features per set across layers"], 1),
-             ("token_sets?token=red", "token_sets", ["Library", "Features promoting"], 0),
-             ("sql?query=high_skew_features&p_layer=1&p_min_skewness=1", "sql", ["Download CSV"], 0),
-             ("feature?sae=nope&feature=99999", "feature_notice", ["The link asked for SAE"], 2)]
+    pages = [
+        ("", "overview", ["Logit-lens feature catalog", "Skewness percentiles by layer"], 2),
+        ("?plot=Scatter+across+layers", "overview_scatter", ["skewness vs kurtosis across layers"], 1),
+        ("explore?min_skewness=1", "explore", ["Explore features", "First"], 2),
+        ("enrichment?sets=colors&sets=countries&sets=all_digits", "enrichment", ["Manhattan plot"], 1),
+        ("enrichment?view=Set+vs+set", "enrichment_set_vs_set", ["boys_names versus girls_names"], 1),
+        (
+            "enrichment?view=Across+layers&sets=colors&sets=countries",
+            "enrichment_across_layers",
+            ["Top features per set across layers"],
+            1,
+        ),
+        ("token_sets?token=red", "token_sets", ["Library", "Features promoting"], 0),
+        ("sql?query=high_skew_features&p_layer=1&p_min_skewness=1", "sql", ["Download CSV"], 0),
+        ("feature?sae=nope&feature=99999", "feature_notice", ["The link asked for SAE"], 2),
+    ]
     for path, name, texts, charts in pages:
         page.goto(f"{served}/{path}")
         _settle(page, *texts, charts=charts)
@@ -159,7 +198,7 @@ def test_deep_link_pages_and_screenshots(served, browser_page, demo_db):
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
-    page.mouse.click(box["x"] + 18, box["y"] + 35 + 35 + 17)   # second row (feature 1), below the 35 px header
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 35 + 17)  # second row (feature 1), below the 35 px header
     page.wait_for_url("**/feature?feature=1*", timeout=20_000)
     _settle(page, "Feature 1", charts=2)
     assert time.monotonic() - started < 60
@@ -171,7 +210,7 @@ def test_readme_deep_links_in_the_browser(served, browser_page):
     from tests.app.test_readme_links import NO_DATA, readme_links
 
     page = browser_page
-    page.add_init_script(_DRAWN_PROBE)   # drawn_seconds waits until the page's last element is drawn
+    page.add_init_script(_DRAWN_PROBE)  # drawn_seconds waits until the page's last element is drawn
     for i, link in enumerate(readme_links()):
         drawn_seconds(page, f"{served}{link}")
         _shot(page, f"readme_link_{i}")

@@ -10,7 +10,9 @@ from tests.app.conftest import SAE0, SAE1, figure, frame_with, no_exception
 
 
 def _scores(tables, sae_id: str | None = None) -> pd.DataFrame:
-    rows = tables("SELECT e.sae_id, e.feature, e.d, e.direction, ts.name FROM enrichment e JOIN token_sets ts USING (set_id)")
+    rows = tables(
+        "SELECT e.sae_id, e.feature, e.d, e.direction, ts.name FROM enrichment e JOIN token_sets ts USING (set_id)"
+    )
     rows = rows if sae_id is None else rows[rows["sae_id"] == sae_id]
     with np.errstate(divide="ignore"):
         return rows.assign(score=np.minimum(-np.log1p(-rows["d"].astype(float)), SCORE_CAP))
@@ -47,7 +49,7 @@ def test_set_versus_set_labels_where_the_sets_differ_most(run_page, tables):
     plot = figure(at, "versus")
     scatter = next(trace for trace in plot["data"] if trace["type"] == "scatter")
     np.testing.assert_allclose(np.sort(scatter["x"]), np.sort(scores["colors"]), rtol=1e-6)
-    assert {"histogram"} <= {trace["type"] for trace in plot["data"]}   # the marginals
+    assert {"histogram"} <= {trace["type"] for trace in plot["data"]}  # the marginals
     gap = (scores["colors"] - scores["countries"]).abs().sort_values(ascending=False)
     labelled = {int(a["text"]) for a in plot["layout"]["annotations"] if a.get("text", "").isdigit()}
     assert set(gap.index[:3]) <= labelled

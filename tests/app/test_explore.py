@@ -13,7 +13,7 @@ def _features(tables) -> pd.DataFrame:
 
 
 def _pairs(frame: pd.DataFrame) -> set[tuple[str, int]]:
-    return set(zip(frame["sae_id"], frame["feature"].astype(int)))
+    return set(zip(frame["sae_id"], frame["feature"].astype(int), strict=True))
 
 
 def test_default_view_lists_every_feature_most_skewed_first(run_page, tables):
@@ -23,8 +23,13 @@ def test_default_view_lists_every_feature_most_skewed_first(run_page, tables):
     assert at.metric[0].value == f"{len(features):,}"
     table = frame_with(at, "open", "sae_id", "feature", "skewness", "top_tokens")
     expected = features.sort_values(["skewness", "sae_id", "feature"], ascending=[False, True, True]).head(200)
-    assert list(zip(table["sae_id"], table["feature"])) == list(zip(expected["sae_id"], expected["feature"]))
-    assert table["open"].iloc[0] == f"feature?sae={expected.iloc[0].sae_id.replace('/', '%2F')}&feature={expected.iloc[0].feature}"
+    assert list(zip(table["sae_id"], table["feature"], strict=True)) == list(
+        zip(expected["sae_id"], expected["feature"], strict=True)
+    )
+    assert (
+        table["open"].iloc[0]
+        == f"feature?sae={expected.iloc[0].sae_id.replace('/', '%2F')}&feature={expected.iloc[0].feature}"
+    )
     scatter = figure(at, "moments_scatter")
     assert len(scatter["data"][0]["x"]) == len(features) and scatter["layout"]["yaxis"]["type"] == "log"
     assert "No Neuronpedia source for this SAE" in texts(at)
@@ -34,8 +39,12 @@ def test_filters_from_a_deep_link(run_page, tables):
     at = run_page("explore", sae=SAE1, min_skewness="0.1", max_kurtosis="10", dead="exclude", order="kurtosis")
     no_exception(at)
     f = _features(tables)
-    keep = f[(f["sae_id"] == SAE1) & (f["skewness"] >= 0.1) & (f["kurtosis"] <= 10)
-             & ~f["is_dead"].fillna(False).astype(bool)]
+    keep = f[
+        (f["sae_id"] == SAE1)
+        & (f["skewness"] >= 0.1)
+        & (f["kurtosis"] <= 10)
+        & ~f["is_dead"].fillna(False).astype(bool)
+    ]
     table = frame_with(at, "open", "sae_id", "feature", "kurtosis")
     assert _pairs(table) == _pairs(keep) and len(keep) > 5
     assert table["kurtosis"].is_monotonic_decreasing
@@ -50,8 +59,10 @@ def test_enrichment_filter_through_the_widgets(run_page, tables):
     at.number_input(key="min_score").set_value(3.0).run()
     at.radio(key="direction").set_value("promoted").run()
     no_exception(at)
-    rows = tables("SELECT e.sae_id, e.feature, e.d, e.direction FROM enrichment e JOIN token_sets ts USING (set_id)"
-                  " WHERE ts.name = 'colors'")
+    rows = tables(
+        "SELECT e.sae_id, e.feature, e.d, e.direction FROM enrichment e JOIN token_sets ts USING (set_id)"
+        " WHERE ts.name = 'colors'"
+    )
     with np.errstate(divide="ignore"):
         wanted = rows[(-np.log1p(-rows.d.astype(float)) >= 3.0) & (rows.direction == 1)]
     table = frame_with(at, "open", "set_score", "set_direction")

@@ -45,7 +45,7 @@ def test_histograms_cover_the_vocabulary_and_colour_the_most_enriched_set(run_pa
     no_exception(at)
     vocabulary = len(tables("SELECT token_id FROM tokens"))
     coloured = figure(at, "logit_hist")
-    assert sum(int(np.sum(trace["y"])) for trace in coloured["data"]) == vocabulary   # members + the rest
+    assert sum(int(np.sum(trace["y"])) for trace in coloured["data"]) == vocabulary  # members + the rest
     members, rest = coloured["data"][1], coloured["data"][0]
     size = int(tables("SELECT size FROM token_sets WHERE name = 'colors'")["size"].item())
     assert members["name"].startswith("in colors") and int(np.sum(members["y"])) == size
@@ -77,8 +77,12 @@ def test_neighbours_are_the_highest_decoder_cosines(run_page, tables):
     within, across = [element.value for element in at.dataframe if "cosine" in element.value.columns]
     expected_within = decoder[decoder["layer"] == 1].nlargest(10, "cosine")
     expected_across = decoder.nlargest(10, "cosine")
-    assert list(zip(within["sae_id"], within["feature"])) == list(zip(expected_within["sae_id"], expected_within["feature"]))
-    assert list(zip(across["sae_id"], across["feature"])) == list(zip(expected_across["sae_id"], expected_across["feature"]))
+    assert list(zip(within["sae_id"], within["feature"], strict=True)) == list(
+        zip(expected_within["sae_id"], expected_within["feature"], strict=True)
+    )
+    assert list(zip(across["sae_id"], across["feature"], strict=True)) == list(
+        zip(expected_across["sae_id"], expected_across["feature"], strict=True)
+    )
     assert within["open"].iloc[0].startswith("feature?sae=")
 
 
@@ -88,7 +92,7 @@ def test_bad_deep_links_fall_back_or_explain(run_page, tables):
     assert at.sidebar.selectbox(key="sae").value == SAE0 and at.title[0].value == "Feature 7"
     at = run_page("feature", sae=SAE0, feature="99999")
     no_exception(at)
-    assert at.title[0].value == "Feature 0"   # out of range: the number box drops it
+    assert at.title[0].value == "Feature 0"  # out of range: the number box drops it
 
 
 def test_neuronpedia_link_and_offline_fallback(run_page, np_demo_db):

@@ -63,8 +63,9 @@ def test_catalog_being_written(run_page, tmp_path, monkeypatch):
     open_for_write(path).close()
     # The reader's patience is 30 s by default; the test waits 2 s (attribute absent: default wait).
     monkeypatch.setattr(catalog.connect, "READER_MAX_WAIT_S", 2.0, raising=False)
-    hold_lock = (f"import duckdb, time\ncon = duckdb.connect({str(path)!r})\n"
-                 "print('locked', flush=True)\ntime.sleep(120)")
+    hold_lock = (
+        f"import duckdb, time\ncon = duckdb.connect({str(path)!r})\nprint('locked', flush=True)\ntime.sleep(120)"
+    )
     holder = subprocess.Popen([sys.executable, "-c", hold_lock], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -80,10 +81,19 @@ def test_catalog_being_written(run_page, tmp_path, monkeypatch):
 
 def test_the_app_imports_no_torch_and_no_ingest():
     modules = ["app.main", "app.data", "app.plots", "app.state"] + [f"app.views.{page}" for page in PAGES]
-    code = ("import sys\n" + "".join(f"import {m}\n" for m in modules) +
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'ingest', 'transformer_lens'))\n"
-            "print(','.join(bad))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).resolve().parents[2], check=False)
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in modules)
+        + "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'ingest', 'transformer_lens'))\n"
+        "print(','.join(bad))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""

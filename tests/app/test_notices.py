@@ -16,25 +16,28 @@ def _says(at, asked: str, shown: str) -> None:
     assert any(f"**{asked}**" in text and f"showing **{shown}**" in text for text in _notices(at)), _notices(at)
 
 
-@pytest.mark.parametrize("page, query, asked, shown", [
-    ("overview", {"model": "no-such-model"}, "no-such-model", "demo-gpt2-d64"),
-    ("overview", {"plot": "Pie chart"}, "Pie chart", "Percentile bands"),
-    ("explore", {"layer": "8"}, "8", "(any)"),
-    ("explore", {"set": "no_such_set"}, "no_such_set", "(any)"),
-    ("explore", {"order": "alphabet"}, "alphabet", "skewness"),
-    ("enrichment", {"sae": "no/such-sae"}, "no/such-sae", SAE0),
-    ("enrichment", {"view": "Pie"}, "Pie", "Manhattan"),
-    ("enrichment", {"view": "Set vs set", "x_set": "no_such_set"}, "no_such_set", "boys_names"),
-    ("feature", {"sae": "nope"}, "nope", SAE0),
-    ("feature", {"sae": SAE0, "feature": "99999"}, "99999", "0"),
-    ("feature", {"set": "no_such_set"}, "no_such_set", "(most enriched)"),
-    ("feature", {"colour": "no_such_set"}, "no_such_set", "(most enriched)"),   # the older spelling of set
-    ("token_sets", {"family": "no_such_family"}, "no_such_family", "(any)"),
-    ("token_sets", {"set": "no_such_set"}, "no_such_set", "colors"),
-    ("sql_console", {"query": "no_such_query"}, "no_such_query", "saes"),
-    ("sql_console", {"query": "high_skew_features", "p_layer": "8"}, "8", "0"),
-    ("sql_console", {"mode": "Shell"}, "Shell", "Saved query"),
-])
+@pytest.mark.parametrize(
+    "page, query, asked, shown",
+    [
+        ("overview", {"model": "no-such-model"}, "no-such-model", "demo-gpt2-d64"),
+        ("overview", {"plot": "Pie chart"}, "Pie chart", "Percentile bands"),
+        ("explore", {"layer": "8"}, "8", "(any)"),
+        ("explore", {"set": "no_such_set"}, "no_such_set", "(any)"),
+        ("explore", {"order": "alphabet"}, "alphabet", "skewness"),
+        ("enrichment", {"sae": "no/such-sae"}, "no/such-sae", SAE0),
+        ("enrichment", {"view": "Pie"}, "Pie", "Manhattan"),
+        ("enrichment", {"view": "Set vs set", "x_set": "no_such_set"}, "no_such_set", "boys_names"),
+        ("feature", {"sae": "nope"}, "nope", SAE0),
+        ("feature", {"sae": SAE0, "feature": "99999"}, "99999", "0"),
+        ("feature", {"set": "no_such_set"}, "no_such_set", "(most enriched)"),
+        ("feature", {"colour": "no_such_set"}, "no_such_set", "(most enriched)"),  # the older spelling of set
+        ("token_sets", {"family": "no_such_family"}, "no_such_family", "(any)"),
+        ("token_sets", {"set": "no_such_set"}, "no_such_set", "colors"),
+        ("sql_console", {"query": "no_such_query"}, "no_such_query", "saes"),
+        ("sql_console", {"query": "high_skew_features", "p_layer": "8"}, "8", "0"),
+        ("sql_console", {"mode": "Shell"}, "Shell", "Saved query"),
+    ],
+)
 def test_unknown_value_is_noticed_with_what_is_shown(run_page, page, query, asked, shown):
     at = run_page(page, **query)
     no_exception(at)
@@ -75,5 +78,5 @@ def test_valid_links_and_later_runs_have_no_notice(run_page):
     assert not _notices(at)
     at = run_page("feature", sae="nope")
     assert _notices(at)
-    at.number_input(key="feature").set_value(3).run()   # the next run shows what the person chose: no notice
+    at.number_input(key="feature").set_value(3).run()  # the next run shows what the person chose: no notice
     assert not _notices(at) and at.title[0].value == "Feature 3"

@@ -12,16 +12,21 @@ def test_counts_and_provenance_tables(run_page, tables):
     at = run_page("overview")
     no_exception(at)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics == {"Models": "1", "SAEs": "3", "Features": f"{len(tables('SELECT * FROM features')):,}",
-                       "Token sets": str(len(tables("SELECT * FROM token_sets")))}
+    assert metrics == {
+        "Models": "1",
+        "SAEs": "3",
+        "Features": f"{len(tables('SELECT * FROM features')):,}",
+        "Token sets": str(len(tables("SELECT * FROM token_sets"))),
+    }
     saes = frame_with(at, "sae_id", "run_id", "weights_fingerprint")
     assert list(saes["sae_id"]) == [SAE0, SAE1, SAE1_POST]
     models = frame_with(at, "model_name", "processing", "fingerprint")
     assert list(models["model_name"]) == ["demo-gpt2-d64"] and models.loc[0, "d_vocab"] == 50257
 
 
-@pytest.mark.parametrize("variant, skew, kurt", [("logit weights", "skewness", "kurtosis"),
-                                                 ("cosine", "cos_skewness", "cos_kurtosis")])
+@pytest.mark.parametrize(
+    "variant, skew, kurt", [("logit weights", "skewness", "kurtosis"), ("cosine", "cos_skewness", "cos_kurtosis")]
+)
 def test_by_layer_plots_match_percentiles_of_the_features_table(run_page, tables, variant, skew, kurt):
     at = run_page("overview")
     at.radio(key="variant").set_value(variant).run()
@@ -37,10 +42,13 @@ def test_by_layer_plots_match_percentiles_of_the_features_table(run_page, tables
     at.segmented_control(key="plot").set_value("Box plots").run()
     boxes = figure(at, "skew_boxes")["data"]
     assert [b["x"][0] for b in boxes] == ["L0", "L1 resid_pre", "L1 resid_post"]
-    for box, sae_id in zip(boxes, order):
+    for box, sae_id in zip(boxes, order, strict=False):
         values = features.loc[features.sae_id == sae_id, skew]
-        np.testing.assert_allclose([box["q1"][0], box["q3"][0], box["lowerfence"][0], box["upperfence"][0]],
-                                   values.quantile([0.25, 0.75, 0.01, 0.99]).to_numpy(), rtol=1e-9)
+        np.testing.assert_allclose(
+            [box["q1"][0], box["q3"][0], box["lowerfence"][0], box["upperfence"][0]],
+            values.quantile([0.25, 0.75, 0.01, 0.99]).to_numpy(),
+            rtol=1e-9,
+        )
     assert figure(at, "kurt_boxes")["layout"]["yaxis"]["type"] == "log"
 
 

@@ -8,14 +8,19 @@ import pytest
 
 from app import plots
 
-SAES = pd.DataFrame({"sae_id": ["r/a", "r/b", "r/c"], "layer": [0, 1, 1],
-                     "hook_name": ["blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre", "blocks.1.hook_resid_post"]})
+SAES = pd.DataFrame(
+    {
+        "sae_id": ["r/a", "r/b", "r/c"],
+        "layer": [0, 1, 1],
+        "hook_name": ["blocks.0.hook_resid_pre", "blocks.1.hook_resid_pre", "blocks.1.hook_resid_post"],
+    }
+)
 
 
 def _percentiles(statistic: str = "skewness") -> pd.DataFrame:
     rows = []
-    for i, sae_id in enumerate(["r/c", "r/a", "r/b"]):   # out of layer order on purpose
-        values = dict(zip(plots.PERCENTILES, np.arange(9, dtype=float) + 10 * i))
+    for i, sae_id in enumerate(["r/c", "r/a", "r/b"]):  # out of layer order on purpose
+        values = dict(zip(plots.PERCENTILES, np.arange(9, dtype=float) + 10 * i, strict=False))
         rows.append({"sae_id": sae_id, "statistic": statistic, **values})
     return pd.DataFrame(rows)
 
@@ -26,14 +31,16 @@ def test_sae_labels_name_the_hook_only_where_a_layer_has_several():
 
 def test_capped_scores_draw_infinity_at_the_cap():
     capped = plots.capped(pd.Series([0.5, np.inf, 20.0]))
-    assert list(capped) == [0.5, plots.SCORE_CAP, plots.SCORE_CAP] and plots.SCORE_CAP == pytest.approx(16.118, abs=1e-3)
+    assert list(capped) == [0.5, plots.SCORE_CAP, plots.SCORE_CAP] and plots.SCORE_CAP == pytest.approx(
+        16.118, abs=1e-3
+    )
 
 
 def test_percentile_bands_follow_the_labels_order():
     fig = plots.percentile_bands(_percentiles(), "skewness", plots.sae_labels(SAES))
     assert len(fig.data) == 9 and [t.name for t in fig.data][:2] == ["1%", "5%"]
     assert list(fig.data[0].x) == ["L0", "L1 resid_pre", "L1 resid_post"]
-    assert list(fig.data[4].y) == [14.0, 24.0, 4.0]          # p50 of r/a, r/b, r/c
+    assert list(fig.data[4].y) == [14.0, 24.0, 4.0]  # p50 of r/a, r/b, r/c
     assert fig.data[0].fill is None and fig.data[1].fill == "tonexty"
 
 
@@ -45,17 +52,28 @@ def test_layer_boxes_use_the_stored_quartiles_and_whiskers():
 
 
 def test_layer_scatter_animation_has_a_frame_per_sae():
-    sample = pd.DataFrame({"sae_id": ["r/a", "r/b", "r/b", "r/c"], "feature": [1, 2, 3, 4],
-                           "skewness": [0.1, 0.2, 3.0, -0.1], "kurtosis": [3.0, 3.5, 40.0, 3.1],
-                           "std": [0.1, 0.2, 0.3, 0.1]})
+    sample = pd.DataFrame(
+        {
+            "sae_id": ["r/a", "r/b", "r/b", "r/c"],
+            "feature": [1, 2, 3, 4],
+            "skewness": [0.1, 0.2, 3.0, -0.1],
+            "kurtosis": [3.0, 3.5, 40.0, 3.1],
+            "std": [0.1, 0.2, 0.3, 0.1],
+        }
+    )
     fig = plots.layer_scatter_animation(sample, plots.sae_labels(SAES))
     assert [f.name for f in fig.frames] == ["L0", "L1 resid_pre", "L1 resid_post"]
     assert len(fig.frames[1].data[0].x) == 2 and fig.layout.yaxis.type == "log"
 
 
 def test_manhattan_labels_the_top_features_of_each_set():
-    scores = pd.DataFrame({"set_name": ["a"] * 4 + ["b"] * 4, "feature": [0, 1, 2, 3] * 2,
-                           "score": [0.1, 5.0, 0.2, np.inf, 3.0, 0.1, 0.1, 0.2]})
+    scores = pd.DataFrame(
+        {
+            "set_name": ["a"] * 4 + ["b"] * 4,
+            "feature": [0, 1, 2, 3] * 2,
+            "score": [0.1, 5.0, 0.2, np.inf, 3.0, 0.1, 0.1, 0.2],
+        }
+    )
     fig = plots.manhattan(scores, top_n=1, label_threshold=1.0)
     assert [t.name for t in fig.data] == ["a", "b"]
     assert list(fig.data[0].y) == [0.1, 5.0, 0.2, plots.SCORE_CAP]
@@ -64,8 +82,14 @@ def test_manhattan_labels_the_top_features_of_each_set():
 
 
 def test_set_versus_set_labels_the_largest_differences():
-    scores = pd.DataFrame({"sae_id": ["s"] * 6, "feature": [0, 1, 2] * 2, "set_name": ["x"] * 3 + ["y"] * 3,
-                           "score": [1.0, 6.0, 2.0, 1.1, 0.5, 2.0]})
+    scores = pd.DataFrame(
+        {
+            "sae_id": ["s"] * 6,
+            "feature": [0, 1, 2] * 2,
+            "set_name": ["x"] * 3 + ["y"] * 3,
+            "score": [1.0, 6.0, 2.0, 1.1, 0.5, 2.0],
+        }
+    )
     fig = plots.set_versus_set(scores, "x", "y", n_labels=1)
     assert [a.text for a in fig.layout.annotations if a.text.isdigit()] == ["1"]
     assert {t.type for t in fig.data} >= {"scatter", "histogram"}
@@ -81,8 +105,9 @@ def test_logit_histogram_counts_every_token_and_splits_members():
 
 
 def test_enrichment_bars_put_the_most_enriched_set_on_top():
-    rows = pd.DataFrame({"set_name": ["a", "b", "c"], "d": [0.5, 0.9, 1.0], "score": [0.69, 2.3, np.inf],
-                         "direction": [1, -1, 1]})
+    rows = pd.DataFrame(
+        {"set_name": ["a", "b", "c"], "d": [0.5, 0.9, 1.0], "score": [0.69, 2.3, np.inf], "direction": [1, -1, 1]}
+    )
     fig = plots.enrichment_bars(rows, n=2)
-    assert list(fig.layout.yaxis.categoryarray) == ["b", "c"]   # plotly draws the last category on top
+    assert list(fig.layout.yaxis.categoryarray) == ["b", "c"]  # plotly draws the last category on top
     assert {t.name for t in fig.data} == {"promoted", "suppressed"}

@@ -36,7 +36,9 @@ def test_the_section_lists_links_to_every_page():
 
 
 def test_link_parsing():
-    text = "intro\n## The browser\n- `/explore?set=colors&sets=a&sets=b`, `/sql?query=q` and `not/a/link`\n## Next\n`/x`"
+    text = (
+        "intro\n## The browser\n- `/explore?set=colors&sets=a&sets=b`, `/sql?query=q` and `not/a/link`\n## Next\n`/x`"
+    )
     assert readme_links(text) == ["/explore?set=colors&sets=a&sets=b", "/sql?query=q"]
     assert page_and_query("/token_sets?token=%20Paris") == ("token_sets", {"token": [" Paris"]})
     assert page_and_query("/?plot=Box+plots") == ("overview", {"plot": ["Box plots"]})
@@ -47,7 +49,7 @@ def test_readme_deep_link_shows_data(run_page, link):
     page, query = page_and_query(link)
     at = run_page(page, **{key: values if len(values) > 1 else values[0] for key, values in query.items()})
     no_exception(at)
-    assert not at.warning, [w.value for w in at.warning]   # no notice of a substituted value, no truncation
+    assert not at.warning, [w.value for w in at.warning]  # no notice of a substituted value, no truncation
     shown = texts(at)
     assert not [phrase for phrase in NO_DATA if phrase in shown], shown
     rows = sum(len(table.value) for table in at.dataframe)

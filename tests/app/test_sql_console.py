@@ -53,9 +53,12 @@ def test_parameters_through_the_widgets(run_page, tables):
 def test_text_parameters_are_bound_not_spliced(run_page, tables):
     at = run_page("sql_console", query="token_sets", p_family="word_list' OR '1'='1")
     no_exception(at)
-    assert frame_with(at, "name", "family", "size").empty   # a literal family name that matches nothing
+    assert frame_with(at, "name", "family", "size").empty  # a literal family name that matches nothing
     at = run_page("sql_console", query="token_sets", p_family="word_list")
-    assert len(frame_with(at, "name", "family", "size")) == (tables("SELECT family FROM token_sets")["family"] == "word_list").sum()
+    assert (
+        len(frame_with(at, "name", "family", "size"))
+        == (tables("SELECT family FROM token_sets")["family"] == "word_list").sum()
+    )
 
 
 def test_console_runs_a_select_and_refuses_anything_else(run_page, tables):
@@ -66,8 +69,8 @@ def test_console_runs_a_select_and_refuses_anything_else(run_page, tables):
     assert not at.exception
     assert "only SELECT queries run in the console" in at.error[0].value
     at = _run_console(run_page, query="(console)", sql="SELECT * FROM read_csv('/etc/passwd')")
-    assert not at.exception and at.error   # no file access from the console
-    assert "/etc/passwd" not in at.error[0].value   # the sandbox's message, stripped of paths
+    assert not at.exception and at.error  # no file access from the console
+    assert "/etc/passwd" not in at.error[0].value  # the sandbox's message, stripped of paths
 
 
 def test_console_row_cap_is_reported(run_page):
@@ -85,13 +88,13 @@ def test_a_console_link_runs_nothing_until_run_is_pressed(run_page, monkeypatch,
     at = run_page("sql_console", sql=sql, **link)
     no_exception(at)
     assert statements == [] and not at.dataframe and "Press **Run**" in texts(at)
-    at.run()                                      # any rerun (another widget, a reload) runs nothing either
+    at.run()  # any rerun (another widget, a reload) runs nothing either
     assert statements == [] and not at.dataframe
     at.button(key="run_sql").click().run()
     assert statements == [sql] and frame_with(at, "n")["n"].item() == len(tables("SELECT * FROM saes"))
-    at.run()                                      # the result stays on reruns, without running again
+    at.run()  # the result stays on reruns, without running again
     assert statements == [sql] and frame_with(at, "n")["n"].item() == len(tables("SELECT * FROM saes"))
-    at.text_area(key="sql").set_value("SELECT 2 AS two").run()   # an edit shows no stale result
+    at.text_area(key="sql").set_value("SELECT 2 AS two").run()  # an edit shows no stale result
     assert statements == [sql] and not at.dataframe
 
 

@@ -12,10 +12,12 @@ from app import state
 def test_feature_link_is_relative_and_encoded():
     link = state.feature_link("gpt2-small-res-jb/blocks.8.hook_resid_pre", 14215)
     assert link == "feature?sae=gpt2-small-res-jb%2Fblocks.8.hook_resid_pre&feature=14215"
-    assert urllib.parse.parse_qs(link.split("?", 1)[1]) == {"sae": ["gpt2-small-res-jb/blocks.8.hook_resid_pre"],
-                                                           "feature": ["14215"]}
+    assert urllib.parse.parse_qs(link.split("?", 1)[1]) == {
+        "sae": ["gpt2-small-res-jb/blocks.8.hook_resid_pre"],
+        "feature": ["14215"],
+    }
     assert state.feature_params("a&b=c", 3) == {"sae": "a&b=c", "feature": "3"}
-    assert "a%26b%3Dc" in state.feature_link("a&b=c", 3)   # values cannot inject parameters
+    assert "a%26b%3Dc" in state.feature_link("a&b=c", 3)  # values cannot inject parameters
 
 
 def test_open_links_column_comes_first():

@@ -12,9 +12,13 @@ def test_library_and_members(run_page, tables):
     no_exception(at)
     sets = tables("SELECT * FROM token_sets")
     library = frame_with(at, "name", "family", "size", "definition")
-    assert len(library) == len(sets) and dict(zip(library["name"], library["size"])) == dict(zip(sets["name"], sets["size"]))
+    assert len(library) == len(sets) and dict(zip(library["name"], library["size"], strict=True)) == dict(
+        zip(sets["name"], sets["size"], strict=True)
+    )
     members = frame_with(at, "token_id", "token", "raw")
-    expected = tables("SELECT m.token_id FROM token_set_members m JOIN token_sets s USING (set_id) WHERE s.name = 'colors'")
+    expected = tables(
+        "SELECT m.token_id FROM token_set_members m JOIN token_sets s USING (set_id) WHERE s.name = 'colors'"
+    )
     assert sorted(members["token_id"]) == sorted(expected["token_id"]) and "' red'" in set(members["token"])
     dropped = sets.loc[sets["name"] == "colors", "dropped_words"].item()
     assert all(word in texts(at) for word in dropped)
@@ -33,14 +37,18 @@ def test_token_search_lists_sets_and_the_features_promoting_it(run_page, tables)
     at = run_page("token_sets", token=" red")
     no_exception(at)
     token_id = int(tables("SELECT token_id FROM tokens WHERE token = ' red'")["token_id"].item())
-    in_sets = tables(f"SELECT s.name FROM token_set_members m JOIN token_sets s USING (set_id) WHERE m.token_id = {token_id}")
+    in_sets = tables(
+        f"SELECT s.name FROM token_set_members m JOIN token_sets s USING (set_id) WHERE m.token_id = {token_id}"
+    )
     page = texts(at)
     assert f"is in {len(in_sets)} token sets" in page and all(f"`{name}`" in page for name in in_sets["name"])
     promoters = frame_with(at, "open", "logit_weight", "z_score")
     decoder = tables("SELECT sae_id, feature, vec FROM decoder")
     unembed = np.asarray(tables(f"SELECT vec FROM unembed WHERE token_id = {token_id}")["vec"].item())
     weights = decoder.assign(w=np.stack(decoder["vec"].to_numpy()) @ unembed).nlargest(20, "w")
-    assert list(zip(promoters["sae_id"], promoters["feature"])) == list(zip(weights["sae_id"], weights["feature"]))
+    assert list(zip(promoters["sae_id"], promoters["feature"], strict=True)) == list(
+        zip(weights["sae_id"], weights["feature"], strict=True)
+    )
     assert "colors" in set(in_sets["name"])
 
 
@@ -48,7 +56,7 @@ def test_token_search_with_choices_and_misses(run_page):
     at = run_page("token_sets", token="RED")
     no_exception(at)
     choices = at.selectbox(key="token_pick")
-    assert "'RED'" in choices.format_func(choices.value)   # the exact match comes first
+    assert "'RED'" in choices.format_func(choices.value)  # the exact match comes first
     at = run_page("token_sets", token="zzqqxx")
     no_exception(at)
     assert "No token of the vocabulary reads 'zzqqxx'" in at.warning[0].value
