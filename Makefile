@@ -75,7 +75,7 @@ check-install: install
 bench: install
 	$(PY) -m benchmarks.ingest_layer --features $(FEATURES) --device $(DEVICE)
 	$(PY) -m benchmarks.queries --db $(BENCH_DB)
-	$(PY) -m app.bench_pages --db $(BENCH_DB)
+	$(PY) -m benchmarks.pages --db $(BENCH_DB)
 
 # Removes the virtualenv and test output; catalogs (*.duckdb) are yours and stay.
 clean:

@@ -10,7 +10,6 @@ may be read (a canary's contents never show up) or created, and the catalog's co
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -235,7 +234,9 @@ def test_every_attempt_through_the_console_page(run_page, demo_db: Path, files, 
     """The app's console: the first attempts through the deep link, the rest typed into its text area."""
     canary, target = files
     # The page's timeout is 30 s; the same sandbox with 1 s, so the cross join is stopped quickly.
-    monkeypatch.setattr(catalog.api, "run_sql", functools.partial(run_sql, timeout_s=TIMEOUT_S))
+    # Catalog.sql passes its own timeout_s, so it is overridden here rather than defaulted (a partial would lose).
+    monkeypatch.setattr(catalog.api, "run_sql",
+                        lambda *args, **kwargs: run_sql(*args, **{**kwargs, "timeout_s": TIMEOUT_S}))
     before = snapshot(demo_db)
     lines = []
     at = None
@@ -244,8 +245,10 @@ def test_every_attempt_through_the_console_page(run_page, demo_db: Path, files, 
         if i < 2 or at is None:
             at = run_page("sql_console", query="(console)", sql=sql)
             assert at.text_area(key="sql").value == sql   # the deep link reached the console
+            assert not at.dataframe and not at.error      # and only filled it: nothing ran yet
         else:
-            at.text_area(key="sql").set_value(sql).run()
+            at.text_area(key="sql").set_value(sql)
+        at.button(key="run_sql").click().run()
         assert not at.exception, (sql, [e.value for e in at.exception])
         errors = [e.value for e in at.error]
         shown = "\n".join(str(e.value) for e in (*at.error, *at.warning, *at.caption, *at.markdown))
