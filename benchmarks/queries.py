@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"reusing {db_path} (its own size; --features/--layers apply only when building)", file=sys.stderr)
             open_for_write(db_path).close()  # brings its stored views up to date, as any ingest would
         timings = []
-        for name, query in saved_queries().items():
+        for name, query in saved_queries(include_app=True).items():
             params = params_for(query, shape)
             if params is None:
                 print(f"skipping {name}: it has a required parameter the bench has no value for", file=sys.stderr)

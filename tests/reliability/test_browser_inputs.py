@@ -24,7 +24,7 @@ HOSTILE = [
     "x" * 5000,
 ]
 PAGE_PARAMS = {
-    "feature": ["sae", "feature", "colour"],
+    "feature": ["sae", "feature", "set"],
     "explore": ["sae", "layer", "min_skewness", "max_kurtosis", "min_log10_density", "dead", "set", "min_score",
                 "direction", "order"],
     "enrichment": ["sae", "sets", "x_set", "y_set", "top_n", "view"],
