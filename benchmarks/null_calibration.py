@@ -37,11 +37,12 @@ def synthetic_gpt2_layer(n_features: int, seed: int = 0):
     from ingest.sources.vocabulary import gpt2_vocabulary
     from ingest.token_sets import build_library
 
-    library = build_library(gpt2_vocabulary("gpt2"))
+    vocab = gpt2_vocabulary("gpt2")
+    library = build_library(vocab)
     names = [s.name for s in library.sets]
     g = torch.Generator().manual_seed(seed)
     basis_scale = torch.arange(1, D_MODEL + 1, dtype=torch.float32) ** -0.5          # anisotropic residual stream
-    W_U = torch.randn(D_MODEL, len(library.vocab), generator=g) * basis_scale[:, None]
+    W_U = torch.randn(D_MODEL, len(vocab), generator=g) * basis_scale[:, None]
     groups = torch.linalg.qr(torch.randn(D_MODEL, len(PLANTED_SETS), generator=g))[0].T
     for group, name in zip(groups, PLANTED_SETS, strict=True):
         ids = torch.from_numpy(np.asarray(library[name].token_ids, dtype=np.int64))

@@ -97,7 +97,7 @@ def calibration_rows(db: Path, model: str | None = None, directions: int = 0, se
     if chunk_size <= 0:
         raise IngestInputError(f"--chunk-size {chunk_size} must be a positive number of directions")
     rows: list[FamilyCalibration] = []
-    for model_name, families, sizes, null_sorted, fit, stored in _stored(Path(db), model):
+    for model_name, families, _sizes, null_sorted, fit, stored in _stored(Path(db), model):
         if directions == 0:
             if any(p is None for _, p in stored):
                 raise IngestInputError(f"catalog {db} stores no held-out p-values for model {model_name!r}; compute "

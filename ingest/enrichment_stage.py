@@ -25,10 +25,24 @@ import duckdb
 import numpy as np
 import torch
 
-from catalog.token_set_store import TokenSetRow, load_null, load_null_fit_state, sync_token_sets, write_null, write_null_fit
+from catalog.token_set_store import (
+    TokenSetRow,
+    load_null,
+    load_null_fit_state,
+    sync_token_sets,
+    write_null,
+    write_null_fit,
+)
 from ingest.analysis.enrichment import SetIndex, enrichment_scores, ks_p_values
-from ingest.analysis.null import (TailFit, benjamini_hochberg, fit_tails, null_d_values, p_calibrated, p_null,
-                                  random_unit_directions)
+from ingest.analysis.null import (
+    TailFit,
+    benjamini_hochberg,
+    fit_tails,
+    null_d_values,
+    p_calibrated,
+    p_null,
+    random_unit_directions,
+)
 from ingest.sources.vocabulary import Vocabulary
 from ingest.token_sets import TokenSetLibrary, build_library
 

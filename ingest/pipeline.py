@@ -75,7 +75,7 @@ class SaePipeline:
         return rows
 
     def enrichment_rows(self, d: np.ndarray, direction: np.ndarray) -> pa.Table:
-        """d and direction [d_sae, n_sets] with their p-value, p_null, p_calibrated and q-value, as `enrichment` rows."""
+        """d and direction [d_sae, n_sets] with p_value, p_null, p_calibrated and q_value, as `enrichment` rows."""
         context = self.enrichment
         if context is None:
             raise ValueError("this pipeline scores no token sets; make it with with_library(...) first")

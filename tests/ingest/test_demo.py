@@ -128,7 +128,8 @@ def test_p_calibrated_is_reproduced_from_the_stored_fit_in_sql(con):
     worst = con.execute("""
         SELECT max(abs(ln(e.p_calibrated) - ln(CASE
                    WHEN n.tail_exceedances > 0 AND -ln(1 - e.d::DOUBLE + n.tail_resolution) > n.tail_threshold
-                   THEN greatest(n.tail_mass * exp(-(n.tail_rate * t + n.tail_curvature * t * t)), 2.2250738585072014e-308)
+                   THEN greatest(n.tail_mass * exp(-(n.tail_rate * t + n.tail_curvature * t * t)),
+                                 2.2250738585072014e-308)
                    ELSE e.p_null END)))
         FROM enrichment AS e
         JOIN saes AS s USING (sae_id)

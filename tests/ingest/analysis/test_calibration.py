@@ -18,8 +18,14 @@ import pytest
 import torch
 
 from ingest.analysis.enrichment import SetIndex, enrichment_scores
-from ingest.analysis.null import (benjamini_hochberg, fit_tails, null_d_values, p_calibrated, p_null,
-                                  random_unit_directions)
+from ingest.analysis.null import (
+    benjamini_hochberg,
+    fit_tails,
+    null_d_values,
+    p_calibrated,
+    p_null,
+    random_unit_directions,
+)
 
 V, D_MODEL, N_FIT = 2000, 128, 4096
 LEVELS = (1e-2, 1e-3, 1e-4)
@@ -33,8 +39,8 @@ def fixture_model(seed: int = 7):
     for k in (5, 12, 30, 60, 120, 250, 400, 700):                 # exchangeable
         families.append("exchangeable")
         members.append(np.sort(rng.choice(V, k, replace=False)))
-    for i, (k, strength) in enumerate(zip((8, 15, 25, 40, 60, 90, 150, 300), (0.3, 0.5, 0.7, 0.9, 1.0, 1.2, 1.5, 2.0),
-                                          strict=True)):
+    sizes, strengths = (8, 15, 25, 40, 60, 90, 150, 300), (0.3, 0.5, 0.7, 0.9, 1.0, 1.2, 1.5, 2.0)
+    for k, strength in zip(sizes, strengths, strict=True):
         ids = np.sort(rng.choice(V, k, replace=False))
         u = rng.standard_normal(D_MODEL)
         u /= np.linalg.norm(u)
