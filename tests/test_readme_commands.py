@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.app.test_readme_links import NO_DATA, readme_links
 from tests.browser_support import browser_page, free_port, screenshot, settle, wait_until_serving
 from tests.builders import new_cfg, old_cfg, random_decoder, write_sae_folder, write_tiny_gpt2
 
@@ -35,12 +36,6 @@ def marked_blocks(language: str) -> list[str]:
     """The fenced ``language`` blocks that follow the readme-test marker."""
     pattern = re.escape(MARKER) + r"\s*```" + language + r"\n(.*?)```"
     return re.findall(pattern, README, flags=re.DOTALL)
-
-
-def readme_deep_links() -> list[str]:
-    """The relative deep links listed in the README's browser section."""
-    section = README.split("## The browser", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"^- `(/[^`]*)`", section, flags=re.MULTILINE)
 
 
 def user_env(**extra: str) -> dict[str, str]:
@@ -64,7 +59,7 @@ def warning_lines(output: str) -> list[str]:
 def test_the_readme_marks_commands_to_run_and_lists_deep_links():
     assert "make demo" in README and "make test" in README
     assert len(marked_blocks("bash")) >= 2 and len(marked_blocks("python")) == 1
-    assert len(readme_deep_links()) >= 5
+    assert len(readme_links()) >= 5
 
 
 def test_make_demo_serves_the_browser_with_every_readme_deep_link(tmp_path):
@@ -87,15 +82,16 @@ def test_make_demo_serves_the_browser_with_every_readme_deep_link(tmp_path):
             assert page.locator('[data-testid="stMetric"]', has_text="SAEs").inner_text().split()[-1] == "3"
             for label in DEMO_SAE_LABELS:
                 assert page.locator("svg text", has_text=label).count() > 0, f"the Overview page does not show {label}"
-            for number, link in enumerate(readme_deep_links(), start=1):
+            for number, link in enumerate(readme_links(), start=1):
                 page.goto(base + link)
                 settle(page)
                 screenshot(page, f"readme-link-{number}")
-                text = page.inner_text("body")
-                assert "No feature matches" not in text and "No catalog given" not in text, link
-                alerts = page.locator('[data-testid="stAlert"]')
-                notices = [alerts.nth(i).inner_text() for i in range(alerts.count())]
-                assert not [n for n in notices if "not in" in n or "instead" in n], (link, notices)
+                warnings = page.locator('[data-testid="stAlertContentWarning"]')
+                assert warnings.count() == 0, f"{link}: {warnings.first.inner_text()}"
+                text = page.locator('[data-testid="stMain"]').inner_text()
+                assert not [phrase for phrase in NO_DATA if phrase in text], f"{link}: {text[:500]}"
+                drawn = page.locator('[data-testid="stDataFrame"], [data-testid="stPlotlyChart"]').count()
+                assert drawn, f"{link} shows no table and no chart"
     finally:
         os.killpg(server.pid, signal.SIGTERM)   # make and the server it started, by the server's PID
         try:

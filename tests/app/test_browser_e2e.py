@@ -2,138 +2,56 @@
 link and find its top tokens, follow a table row from Explore to its feature, and screenshot every page
 into test-artifacts/screenshots/.
 
-Needs Debian's chromium and the Playwright package (``scripts/install_browser.sh``); without them this
-test fails, it is never skipped.
+Needs Debian's chromium and the Playwright package (``make browser``); without them this test fails, it is
+never skipped. The README's own deep links are followed on the server ``make demo`` starts
+(tests/test_readme_commands.py).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
+import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.browser_support import SHOTS, browser_page, free_port, screenshot, settle, wait_until_serving
+
 SAE = "demo/blocks.0.hook_resid_pre"
-INSTALL_HINT = "run scripts/install_browser.sh (Debian's chromium and the playwright package) first"
-
-
-def _chromium() -> str:
-    path = os.environ.get("LLCAT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).exists():
-        pytest.fail(f"no chromium browser at {path}: {INSTALL_HINT}")
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+LAUNCHER = Path(sys.executable).with_name("llcat-app")   # the installed command users type
 
 
 @pytest.fixture(scope="module")
 def served(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app served on the demo catalog by `streamlit run`, as a user starts it; its base URL."""
-    port = int(os.environ.get("LLCAT_TEST_PORT") or _free_port())  # a fixed port where a machine's rules want one
+    """The app served on the demo catalog by `llcat-app`, as a user starts it; its base URL."""
+    port = int(os.environ.get("LLCAT_TEST_PORT") or free_port())  # a fixed port where a machine's rules want one
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
     env = {**os.environ, "LLCAT_OFFLINE": "1"}  # no Neuronpedia probe from the test machine
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app/main.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-        "--",
-        "--db",
-        str(demo_db),
-    ]
+    command = [str(LAUNCHER), "--db", str(demo_db), "--port", str(port), "--address", "127.0.0.1"]
     with log.open("w") as out:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start; its log:\n{log.read_text()}")
-            time.sleep(0.3)
+        wait_until_serving(base, server, log, timeout_s=60)
         yield base
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)
         try:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            server.kill()
+            os.killpg(server.pid, signal.SIGKILL)
             server.wait()
 
 
 @pytest.fixture(scope="module")
-def browser_page(served: str):
-    chromium = _chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail(f"the playwright package is not installed: {INSTALL_HINT}")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 2400})
-        finally:
-            browser.close()
-
-
-def _settle(page, *texts: str, charts: int = 0, timeout_ms: int = 30_000) -> None:
-    """Wait until every text is on the page, the app has stopped running, and ``charts`` plots are drawn."""
-    for text in texts:
-        page.get_by_text(text, exact=False).first.wait_for(timeout=timeout_ms)
-    page.wait_for_function(
-        "n => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " && document.querySelectorAll('.js-plotly-plot .main-svg').length >= n",
-        arg=charts,
-        timeout=timeout_ms,
-    )
-    page.wait_for_timeout(400)  # let the last plot finish its transition
-    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
-        '[data-testid="stException"]'
-    ).first.inner_text()
-
-
-def _shot(page, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    return path
+def page(served: str):
+    with browser_page() as opened:
+        yield opened
 
 
 def _top_tokens(demo_db: Path, set_name: str) -> tuple[int, list[str]]:
@@ -152,15 +70,14 @@ def _top_tokens(demo_db: Path, set_name: str) -> tuple[int, list[str]]:
     return feature, [row[0] for row in tokens]
 
 
-def test_deep_link_pages_and_screenshots(served, browser_page, demo_db):
-    page = browser_page
+def test_deep_link_pages_and_screenshots(served, page, demo_db):
     started = time.monotonic()
     feature, tokens = _top_tokens(demo_db, "colors")
     # The first request of a fresh server is a deep link to a feature.
     page.goto(f"{served}/feature?sae={SAE}&feature={feature}")
-    _settle(page, f"Feature {feature}", *(repr(token) for token in tokens[:5]), charts=2)
+    settle(page, f"Feature {feature}", *(repr(token) for token in tokens[:5]), charts=2)
     assert f"feature={feature}" in page.url
-    _shot(page, "feature")
+    screenshot(page, "feature")
 
     pages = [
         ("", "overview", ["Logit-lens feature catalog", "Skewness percentiles by layer"], 2),
@@ -180,43 +97,25 @@ def test_deep_link_pages_and_screenshots(served, browser_page, demo_db):
     ]
     for path, name, texts, charts in pages:
         page.goto(f"{served}/{path}")
-        _settle(page, *texts, charts=charts)
-        _shot(page, name)
+        settle(page, *texts, charts=charts)
+        screenshot(page, name)
     assert {f"{n}.png" for _, n, _, _ in pages} <= {p.name for p in SHOTS.glob("*.png")}
 
     # A console link only fills the console; its Run button runs it.
     page.goto(f"{served}/sql?mode=Console&sql=SELECT+layer%2C+count(*)+AS+n+FROM+feature_stats+GROUP+BY+layer")
-    _settle(page, "One read-only", "Press Run")
+    settle(page, "One read-only", "Press Run")
     assert page.locator('[data-testid="stDataFrame"]').count() == 0
     page.locator(".st-key-run_sql button").click()
-    _settle(page, "Download CSV")
-    _shot(page, "sql_console")
+    settle(page, "Download CSV")
+    screenshot(page, "sql_console")
 
     # Selecting a row of Explore's table opens that feature (the first column holds the row checkboxes).
     page.goto(f"{served}/explore?sae={SAE}&order=feature")
-    _settle(page, "Select a row to open its feature", charts=2)
+    settle(page, "Select a row to open its feature", charts=2)
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.scroll_into_view_if_needed()
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + 35 + 35 + 17)  # second row (feature 1), below the 35 px header
     page.wait_for_url("**/feature?feature=1*", timeout=20_000)
-    _settle(page, "Feature 1", charts=2)
+    settle(page, "Feature 1", charts=2)
     assert time.monotonic() - started < 60
-
-
-def test_readme_deep_links_in_the_browser(served, browser_page):
-    """Each deep link of README.md's "The browser" section, opened in the browser: drawn, no notice, no error."""
-    from benchmarks.pages import _DRAWN_PROBE, drawn_seconds
-    from tests.app.test_readme_links import NO_DATA, readme_links
-
-    page = browser_page
-    page.add_init_script(_DRAWN_PROBE)  # drawn_seconds waits until the page's last element is drawn
-    for i, link in enumerate(readme_links()):
-        drawn_seconds(page, f"{served}{link}")
-        _shot(page, f"readme_link_{i}")
-        warnings = page.locator('[data-testid="stAlertContentWarning"]')
-        assert warnings.count() == 0, f"{link}: {warnings.first.inner_text()}"
-        text = page.locator('[data-testid="stMain"]').inner_text()
-        assert not [phrase for phrase in NO_DATA if phrase in text], f"{link}: {text[:500]}"
-        drawn = page.locator('[data-testid="stDataFrame"], [data-testid="stPlotlyChart"]').count()
-        assert drawn, f"{link} shows no table and no chart"
