@@ -45,8 +45,9 @@ def synthetic_gpt2_layer(n_features: int, seed: int = 0):
     W_U = torch.randn(D_MODEL, len(vocab), generator=g) * basis_scale[:, None]
     groups = torch.linalg.qr(torch.randn(D_MODEL, len(PLANTED_SETS), generator=g))[0].T
     for group, name in zip(groups, PLANTED_SETS, strict=True):
-        ids = torch.from_numpy(np.asarray(library[name].token_ids, dtype=np.int64))
-        W_U[:, ids] += 0.5 * basis_scale.norm() / D_MODEL**0.5 * group[:, None]
+        ids = torch.from_numpy(np.array(library[name].token_ids, dtype=np.int64))
+        # members sit 4 noise widths (a token's spread along a random direction) out along their group's direction
+        W_U[:, ids] += 4.0 * basis_scale.norm() / D_MODEL**0.5 * group[:, None]
     W_U -= W_U.mean(dim=1, keepdim=True)
     decoder_scale = torch.arange(1, D_MODEL + 1, dtype=torch.float32) ** -0.8
     rotation = torch.linalg.qr(torch.randn(D_MODEL, D_MODEL, generator=g))[0]
