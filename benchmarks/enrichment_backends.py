@@ -67,18 +67,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--features", type=int, default=256, help="features (Gaussian logit rows) scored (default 256)")
     ap.add_argument("--sets", type=int, default=150, help="token sets of the loguniform library (default 150)")
     ap.add_argument("--vocab", type=int, default=50257, help="vocabulary size V (default 50257)")
-    ap.add_argument("--baseline-features", type=int, default=8,
-                    help="features the notebook baseline scores (default 8)")
-    ap.add_argument("--library", choices=["loguniform", "gpt2like"], default="loguniform",
-                    help="set sizes log-uniform in [10, 30000], or shaped like the notebook's library")
+    ap.add_argument(
+        "--baseline-features", type=int, default=8, help="features the notebook baseline scores (default 8)"
+    )
+    ap.add_argument(
+        "--library",
+        choices=["loguniform", "gpt2like"],
+        default="loguniform",
+        help="set sizes log-uniform in [10, 30000], or shaped like the notebook's library",
+    )
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts of the numpy backend")
     args = ap.parse_args(argv)
     V, F = args.vocab, args.features
     library = random_library(args.sets, V) if args.library == "loguniform" else gpt2like_library(V)
     t_build = timed(lambda: SetIndex.build(library, V))
     index = SetIndex.build(library, V)
-    print(f"V={V} sets={index.n_sets} members={int(index.set_sizes.sum())} "
-          f"walked={index.member_ids.size} build={t_build * 1e3:.0f} ms")
+    print(
+        f"V={V} sets={index.n_sets} members={int(index.set_sizes.sum())} "
+        f"walked={index.member_ids.size} build={t_build * 1e3:.0f} ms"
+    )
     logits = torch.randn(F, V, generator=torch.Generator().manual_seed(0))
     for n_threads in args.threads:
         t = timed(functools.partial(enrichment_scores, logits, index, backend="numpy", n_threads=n_threads), repeat=3)

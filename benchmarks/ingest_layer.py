@@ -60,7 +60,10 @@ def _context(index: SetIndex, n_null: int) -> EnrichmentContext:
     # The null's cost is paid once per model, not per layer; a flat null keeps the p-value code in the timing.
     null_sorted = np.sort(np.random.default_rng(0).uniform(0, 0.05, size=(len(index.set_sizes), n_null)), axis=1)
     return EnrichmentContext(
-        set_ids=np.arange(1, len(index.set_sizes) + 1), set_names=[], index=index, null_sorted=null_sorted,
+        set_ids=np.arange(1, len(index.set_sizes) + 1),
+        set_names=[],
+        index=index,
+        null_sorted=null_sorted,
         fit=fit_tails(null_sorted, index.set_sizes, index.vocab_size),
     )
 

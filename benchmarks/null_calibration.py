@@ -41,7 +41,7 @@ def synthetic_gpt2_layer(n_features: int, seed: int = 0):
     library = build_library(vocab)
     names = [s.name for s in library.sets]
     g = torch.Generator().manual_seed(seed)
-    basis_scale = torch.arange(1, D_MODEL + 1, dtype=torch.float32) ** -0.5          # anisotropic residual stream
+    basis_scale = torch.arange(1, D_MODEL + 1, dtype=torch.float32) ** -0.5  # anisotropic residual stream
     W_U = torch.randn(D_MODEL, len(vocab), generator=g) * basis_scale[:, None]
     groups = torch.linalg.qr(torch.randn(D_MODEL, len(PLANTED_SETS), generator=g))[0].T
     for group, name in zip(groups, PLANTED_SETS, strict=True):
@@ -68,26 +68,40 @@ def _from_catalog(db: str):
     try:
         for (model_name,) in con.execute("SELECT model_name FROM models ORDER BY 1").fetchall():
             W_U = torch.from_numpy(load_unembed(con, model_name)).T.contiguous()
-            sets = con.execute("SELECT set_id, family FROM token_sets WHERE model_name = $m ORDER BY set_id",
-                               {"m": model_name}).fetchall()
-            members = [np.asarray(con.execute("SELECT token_id FROM token_set_members WHERE set_id = $s",
-                                              {"s": s}).fetchnumpy()["token_id"], dtype=np.int64) for s, _ in sets]
-            saes = {sae: torch.from_numpy(load_decoder(con, sae)) for (sae,) in con.execute(
-                "SELECT sae_id FROM saes WHERE model_name = $m ORDER BY 1", {"m": model_name}).fetchall()}
+            sets = con.execute(
+                "SELECT set_id, family FROM token_sets WHERE model_name = $m ORDER BY set_id", {"m": model_name}
+            ).fetchall()
+            members = [
+                np.asarray(
+                    con.execute("SELECT token_id FROM token_set_members WHERE set_id = $s", {"s": s}).fetchnumpy()[
+                        "token_id"
+                    ],
+                    dtype=np.int64,
+                )
+                for s, _ in sets
+            ]
+            saes = {
+                sae: torch.from_numpy(load_decoder(con, sae))
+                for (sae,) in con.execute(
+                    "SELECT sae_id FROM saes WHERE model_name = $m ORDER BY 1", {"m": model_name}
+                ).fetchall()
+            }
             yield model_name, W_U, members, [f for _, f in sets], saes
     finally:
         con.close()
 
 
 def _scores(dirs: torch.Tensor, W_U: torch.Tensor, index: SetIndex) -> np.ndarray:
-    return np.concatenate([enrichment_scores(dirs[i:i + 256] @ W_U, index)[0].numpy()
-                           for i in range(0, dirs.shape[0], 256)])
+    return np.concatenate(
+        [enrichment_scores(dirs[i : i + 256] @ W_U, index)[0].numpy() for i in range(0, dirs.shape[0], 256)]
+    )
 
 
 def _ks_distance(a: np.ndarray, b: np.ndarray) -> float:
     grid = np.union1d(a, b)
-    return float(np.abs(np.searchsorted(a, grid, side="right") / a.size
-                        - np.searchsorted(b, grid, side="right") / b.size).max())
+    return float(
+        np.abs(np.searchsorted(a, grid, side="right") / a.size - np.searchsorted(b, grid, side="right") / b.size).max()
+    )
 
 
 def measure(model_name, W_U, members, families, saes, n_null, n_held_out, planted=None) -> None:
@@ -97,8 +111,10 @@ def measure(model_name, W_U, members, families, saes, n_null, n_held_out, plante
     fit = fit_tails(sphere, index.set_sizes, index.vocab_size)
     held_out = null_d_values(W_U, index, n_directions=n_held_out, seed=1_000_003, desc="held-out")
     p = p_calibrated(held_out.T, sphere, fit).T
-    print(f"\n{model_name}: {index.n_sets} sets, null {n_null} directions ({(fit.curvature > 0).sum()} sets with "
-          f"curvature), {n_held_out} held out, {time.perf_counter() - started:.0f} s")
+    print(
+        f"\n{model_name}: {index.n_sets} sets, null {n_null} directions ({(fit.curvature > 0).sum()} sets with "
+        f"curvature), {n_held_out} held out, {time.perf_counter() - started:.0f} s"
+    )
     print(format_table(family_table(model_name, families, p)))
     for sae_id, W_dec in saes.items():
         matched_dirs = decoder_matched_directions(W_dec.numpy(), n_null, seed=0)
@@ -109,9 +125,11 @@ def measure(model_name, W_U, members, families, saes, n_null, n_held_out, plante
         q_sphere, q_matched = benjamini_hochberg(p_sphere) < 0.05, benjamini_hochberg(p_matched) < 0.05
         ks = np.median([_ks_distance(sphere[s], matched[s]) for s in range(index.n_sets)])
         ratio = np.abs(np.log10(p_sphere) - np.log10(p_matched))
-        print(f"  {sae_id}: null KS distance sphere vs matched, median over sets {ks:.3f}; "
-              f"|log10 p ratio| median {np.median(ratio):.3f}, 99th pct {np.quantile(ratio, 0.99):.2f}; "
-              f"q<0.05 pairs: sphere {q_sphere.sum()}, matched {q_matched.sum()}, both {(q_sphere & q_matched).sum()}")
+        print(
+            f"  {sae_id}: null KS distance sphere vs matched, median over sets {ks:.3f}; "
+            f"|log10 p ratio| median {np.median(ratio):.3f}, 99th pct {np.quantile(ratio, 0.99):.2f}; "
+            f"q<0.05 pairs: sphere {q_sphere.sum()}, matched {q_matched.sum()}, both {(q_sphere & q_matched).sum()}"
+        )
         if planted:
             q = benjamini_hochberg(p_sphere)
             worst = max(q[f, s] for s, f in planted.items())
@@ -129,8 +147,16 @@ def main() -> None:
     torch.manual_seed(0)
     if args.synthetic:
         W_U, W_dec, members, families, planted = synthetic_gpt2_layer(args.features)
-        measure("gpt2-shaped", W_U, members, families, {"synthetic/layer": W_dec}, args.null_directions,
-                args.held_out, planted)
+        measure(
+            "gpt2-shaped",
+            W_U,
+            members,
+            families,
+            {"synthetic/layer": W_dec},
+            args.null_directions,
+            args.held_out,
+            planted,
+        )
     elif args.db:
         for model_name, W_U, members, families, saes in _from_catalog(args.db):
             measure(model_name, W_U, members, families, saes, args.null_directions, args.held_out)

@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from catalog.connect import open_for_write
+from catalog.queries import SavedQuery, run_query, saved_queries
 from tests.synthetic_catalog import (
     MODEL,
     PARIS_TOKEN_ID,
@@ -29,8 +31,6 @@ from tests.synthetic_catalog import (
     BenchShape,
     build_bench_catalog,
 )
-from catalog.connect import open_for_write
-from catalog.queries import SavedQuery, run_query, saved_queries
 
 VECTOR_QUERIES = {"features_promoting_token", "decoder_neighbours", "feature_logits"}
 EXPORT_QUERIES = {"neuronpedia_features"}  # every feature of the catalog at once: timed, without a target
@@ -44,7 +44,9 @@ class Timing:
     rows: int
     median_s: float
     best_s: float
-    cpu_s: float       # median CPU time of this process (DuckDB's threads included): steadier than wall time on a busy machine
+    cpu_s: (
+        float  # median CPU time of this process (DuckDB's threads included): steadier than wall time on a busy machine
+    )
 
     @property
     def target_s(self) -> float | None:
@@ -78,8 +80,14 @@ def params_for(query: SavedQuery, shape: BenchShape) -> dict | None:
     """
     chosen = bench_params(shape).get(query.name, {})
     layer = min(8, shape.n_layers - 1)
-    by_kind = {"SAE": f"{RELEASE}/blocks.{layer}.hook_resid_pre", "FEATURE": min(14215, shape.d_sae - 1), "LAYER": layer,
-               "TOKEN": " Paris", "TOKEN_SET": "boys_names", "MODEL": MODEL}
+    by_kind = {
+        "SAE": f"{RELEASE}/blocks.{layer}.hook_resid_pre",
+        "FEATURE": min(14215, shape.d_sae - 1),
+        "LAYER": layer,
+        "TOKEN": " Paris",
+        "TOKEN_SET": "boys_names",
+        "MODEL": MODEL,
+    }
     params = dict(chosen)
     for param in query.params:
         if param.required and param.name not in params:
@@ -97,18 +105,25 @@ def time_query(db_path: Path, name: str, params: dict, repeat: int) -> Timing:
         run_query(db_path, name, params)
         seconds.append(time.perf_counter() - started)
         cpu_seconds.append(time.process_time() - cpu_started)
-    return Timing(name, params, len(result.frame), statistics.median(seconds), min(seconds), statistics.median(cpu_seconds))
+    return Timing(
+        name, params, len(result.frame), statistics.median(seconds), min(seconds), statistics.median(cpu_seconds)
+    )
 
 
 def report(timings: list[Timing], out=sys.stdout) -> None:
-    print(f"{'query':<26} {'rows':>7} {'median ms':>10} {'best ms':>9} {'cpu ms':>8} {'target ms':>10}  verdict", file=out)
+    print(
+        f"{'query':<26} {'rows':>7} {'median ms':>10} {'best ms':>9} {'cpu ms':>8} {'target ms':>10}  verdict", file=out
+    )
     for timing in timings:
         if timing.target_s is None:
             target, verdict = "-", "export"
         else:
             target, verdict = f"{timing.target_s * 1e3:.0f}", "ok" if timing.median_s <= timing.target_s else "SLOW"
-        print(f"{timing.name:<26} {timing.rows:>7} {timing.median_s * 1e3:>10.1f} {timing.best_s * 1e3:>9.1f} "
-              f"{timing.cpu_s * 1e3:>8.0f} {target:>10}  {verdict}", file=out)
+        print(
+            f"{timing.name:<26} {timing.rows:>7} {timing.median_s * 1e3:>10.1f} {timing.best_s * 1e3:>9.1f} "
+            f"{timing.cpu_s * 1e3:>8.0f} {target:>10}  {verdict}",
+            file=out,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,8 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="catalog-bench-") as scratch:
         db_path = args.db or Path(scratch) / "bench.duckdb"
         if not db_path.exists():
-            print(f"building a synthetic catalog: {shape.n_layers} SAEs x {shape.d_sae} features, "
-                  f"d_model {shape.d_model}, {shape.d_vocab} tokens, {shape.n_sets} token sets", file=sys.stderr)
+            print(
+                f"building a synthetic catalog: {shape.n_layers} SAEs x {shape.d_sae} features, "
+                f"d_model {shape.d_model}, {shape.d_vocab} tokens, {shape.n_sets} token sets",
+                file=sys.stderr,
+            )
             started = time.perf_counter()
             build_bench_catalog(db_path, shape)
             print(f"built {db_path} in {time.perf_counter() - started:.0f} s", file=sys.stderr)

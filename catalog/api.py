@@ -68,22 +68,38 @@ class Catalog:
         """Run any saved query by name; parameters as keywords."""
         return run_query(self.db_path, name, params, limit)
 
-    def sql(self, statement: str, max_rows: int = DEFAULT_MAX_ROWS, timeout_s: float = DEFAULT_TIMEOUT_S) -> QueryResult:
+    def sql(
+        self, statement: str, max_rows: int = DEFAULT_MAX_ROWS, timeout_s: float = DEFAULT_TIMEOUT_S
+    ) -> QueryResult:
         """One read-only SELECT in the console sandbox (no files, no extensions, capped, timed)."""
         return run_sql(self.db_path, statement, max_rows=max_rows, timeout_s=timeout_s)
 
     # -- features ---------------------------------------------------------------------------
-    def high_skew_features(self, layer: int, min_skewness: float = 3.0, sae: str | None = None,
-                           limit: int = 100) -> QueryResult:
+    def high_skew_features(
+        self, layer: int, min_skewness: float = 3.0, sae: str | None = None, limit: int = 100
+    ) -> QueryResult:
         """Features of one layer with skewness above min_skewness, most skewed first."""
         return self.run("high_skew_features", layer=layer, min_skewness=min_skewness, sae=sae, limit=limit)
 
-    def dead_and_dense_features(self, which: Literal["dead", "dense", "both"] = "both", dead_below: float = -9.0,
-                                dense_above: float = -1.0, sae: str | None = None, layer: int | None = None,
-                                limit: int = 100) -> QueryResult:
+    def dead_and_dense_features(
+        self,
+        which: Literal["dead", "dense", "both"] = "both",
+        dead_below: float = -9.0,
+        dense_above: float = -1.0,
+        sae: str | None = None,
+        layer: int | None = None,
+        limit: int = 100,
+    ) -> QueryResult:
         """Features whose log10 density is below dead_below (dead) or above dense_above (dense)."""
-        return self.run("dead_and_dense_features", which=which, dead_below=dead_below, dense_above=dense_above,
-                        sae=sae, layer=layer, limit=limit)
+        return self.run(
+            "dead_and_dense_features",
+            which=which,
+            dead_below=dead_below,
+            dense_above=dense_above,
+            sae=sae,
+            layer=layer,
+            limit=limit,
+        )
 
     def feature_card(self, sae: str, feature: int) -> pd.Series:
         """Everything stored about one feature, as one row."""
@@ -94,29 +110,39 @@ class Catalog:
         return self.run("layer_percentiles", statistic=statistic, model=model)
 
     # -- token sets ------------------------------------------------------------------------
-    def top_features_for_set(self, token_set: str, direction: int | None = None, layer: int | None = None,
-                             max_q: float | None = None, limit: int = 100) -> QueryResult:
+    def top_features_for_set(
+        self,
+        token_set: str,
+        direction: int | None = None,
+        layer: int | None = None,
+        max_q: float | None = None,
+        limit: int = 100,
+    ) -> QueryResult:
         """Features most enriched for a token set across layers, by -ln(1 - d)."""
-        return self.run("top_features_for_set", token_set=token_set, direction=direction, layer=layer,
-                        max_q=max_q, limit=limit)
+        return self.run(
+            "top_features_for_set", token_set=token_set, direction=direction, layer=layer, max_q=max_q, limit=limit
+        )
 
-    def enriched_a_not_b(self, set_a: str, set_b: str, direction_a: int | None = None, layer: int | None = None,
-                         limit: int = 100) -> QueryResult:
+    def enriched_a_not_b(
+        self, set_a: str, set_b: str, direction_a: int | None = None, layer: int | None = None, limit: int = 100
+    ) -> QueryResult:
         """Features enriched for set_a but not set_b, ranked by score_a - score_b."""
         if set_a == set_b:
             raise CatalogError(f"enriched_a_not_b: set_a and set_b are both {set_a!r}; give two different sets")
-        return self.run("enriched_a_not_b", set_a=set_a, set_b=set_b, direction_a=direction_a, layer=layer,
-                        limit=limit)
+        return self.run("enriched_a_not_b", set_a=set_a, set_b=set_b, direction_a=direction_a, layer=layer, limit=limit)
 
-    def feature_enrichment(self, sae: str, feature: int, direction: int | None = None, min_size: int = 5,
-                           limit: int = 20) -> QueryResult:
+    def feature_enrichment(
+        self, sae: str, feature: int, direction: int | None = None, min_size: int = 5, limit: int = 20
+    ) -> QueryResult:
         """The token sets most significantly enriched for one feature (calibrated p, then d), sets of >= min_size."""
-        return self.run("feature_enrichment", sae=sae, feature=feature, direction=direction, min_size=min_size,
-                        limit=limit)
+        return self.run(
+            "feature_enrichment", sae=sae, feature=feature, direction=direction, min_size=min_size, limit=limit
+        )
 
     # -- exact vector queries --------------------------------------------------------------
-    def features_promoting_token(self, token: str, model: str | None = None, layer: int | None = None,
-                                 limit: int = 50) -> QueryResult:
+    def features_promoting_token(
+        self, token: str, model: str | None = None, layer: int | None = None, limit: int = 50
+    ) -> QueryResult:
         """Features whose decoder most promotes ``token`` (exact W_dec . W_U[:, token]), any layer."""
         return self.run("features_promoting_token", token=token, model=model, layer=layer, limit=limit)
 
@@ -141,8 +167,13 @@ class Catalog:
         """A feature's Neuronpedia page and embed URLs; an error when its SAE has no Neuronpedia id."""
         card = self.feature_card(sae, feature)
         if card["neuronpedia_id"] is None:
-            raise CatalogError(f"SAE {sae!r} has no Neuronpedia id in catalog {self.db_path}, so feature {feature} has no links")
-        return {"url": feature_url(card["neuronpedia_id"], feature), "embed_url": embed_url(card["neuronpedia_id"], feature)}
+            raise CatalogError(
+                f"SAE {sae!r} has no Neuronpedia id in catalog {self.db_path}, so feature {feature} has no links"
+            )
+        return {
+            "url": feature_url(card["neuronpedia_id"], feature),
+            "embed_url": embed_url(card["neuronpedia_id"], feature),
+        }
 
     def quick_list_url(self, result: QueryResult | pd.DataFrame, name: str = DEFAULT_LIST_NAME) -> str:
         """One Neuronpedia quick list of a result's features (sae_id, feature columns); at most 150."""

@@ -47,7 +47,7 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
 
 def _print_result(result: QueryResult, fmt: str) -> None:
     text = render(result.frame, fmt)
-    sys.stdout.write(for_terminal(text) if sys.stdout.isatty() else text)   # files and pipes get every byte
+    sys.stdout.write(for_terminal(text) if sys.stdout.isatty() else text)  # files and pipes get every byte
     if result.notice():
         print(result.notice(), file=sys.stderr)
 
@@ -55,10 +55,23 @@ def _print_result(result: QueryResult, fmt: str) -> None:
 def cmd_queries(args: argparse.Namespace) -> None:
     queries = saved_queries()
     if args.format == "json":
-        listing = [{"name": q.name, "description": q.description,
-                    "params": [{"name": p.name, "type": p.type_label, "required": p.required,
-                                "default": None if p.required else p.default, "description": p.description}
-                               for p in q.params]} for q in queries.values()]
+        listing = [
+            {
+                "name": q.name,
+                "description": q.description,
+                "params": [
+                    {
+                        "name": p.name,
+                        "type": p.type_label,
+                        "required": p.required,
+                        "default": None if p.required else p.default,
+                        "description": p.description,
+                    }
+                    for p in q.params
+                ],
+            }
+            for q in queries.values()
+        ]
         print(json.dumps(listing, indent=2))
         return
     for query in queries.values():
@@ -78,7 +91,7 @@ def cmd_sql(args: argparse.Namespace) -> None:
 
 def cmd_quicklist(args: argparse.Namespace) -> None:
     if (args.name is None) == (args.sql is None):
-        raise CatalogError("quicklist needs a saved query name or --sql \"SELECT ...\" (one of them)")
+        raise CatalogError('quicklist needs a saved query name or --sql "SELECT ..." (one of them)')
     if args.sql is not None:
         result = run_sql(args.db, args.sql, max_rows=args.limit or DEFAULT_MAX_ROWS)
     else:
@@ -88,8 +101,9 @@ def cmd_quicklist(args: argparse.Namespace) -> None:
     features = list(dict.fromkeys(features_of(args.db, result.frame)))
     urls = quick_list_urls(features, args.list_name or args.name or "catalog query")
     if len(urls) > 1:
-        print(f"{len(features)} features: split into {len(urls)} quick lists of at most {QUICK_LIST_MAX}",
-              file=sys.stderr)
+        print(
+            f"{len(features)} features: split into {len(urls)} quick lists of at most {QUICK_LIST_MAX}", file=sys.stderr
+        )
     for url in urls:
         print(url)
         if args.open:
@@ -115,10 +129,13 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     examples = __doc__.split("\n\n")[1]
-    parser = argparse.ArgumentParser(prog="llcat", formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     description="Query a logit-lens feature catalog: saved queries, the SQL console, "
-                                                 "Neuronpedia quick lists and exports.",
-                                     epilog=f"examples:\n{examples}\n\nEvery command takes --db PATH ({DB_HELP}).")
+    parser = argparse.ArgumentParser(
+        prog="llcat",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Query a logit-lens feature catalog: saved queries, the SQL console, "
+        "Neuronpedia quick lists and exports.",
+        epilog=f"examples:\n{examples}\n\nEvery command takes --db PATH ({DB_HELP}).",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
@@ -128,8 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     def params_and_limit(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
-                         help="a query parameter; repeat for several")
+        sub.add_argument(
+            "--param",
+            "-p",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="a query parameter; repeat for several",
+        )
         sub.add_argument("--limit", type=int, help="most rows (default: the query's own)")
 
     queries = command("queries", cmd_queries, "list the saved queries with their descriptions and parameters")
@@ -141,7 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     sql = command("sql", cmd_sql, "run one read-only SELECT in the console sandbox")
     sql.add_argument("statement", help='one SELECT statement, e.g. "SELECT * FROM saes"')
     sql.add_argument("--limit", type=int, default=DEFAULT_MAX_ROWS, help=f"most rows (default {DEFAULT_MAX_ROWS})")
-    sql.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help=f"seconds (default {DEFAULT_TIMEOUT_S:g})")
+    sql.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT_S, help=f"seconds (default {DEFAULT_TIMEOUT_S:g})"
+    )
     sql.add_argument("--format", choices=OUTPUT_FORMATS, default="table", help="output format (default table)")
     quick = command("quicklist", cmd_quicklist, "Neuronpedia quick-list URL(s) for the features a query returns")
     quick.add_argument("name", nargs="?", help="saved query name (or use --sql)")

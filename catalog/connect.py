@@ -62,9 +62,9 @@ def _is_lock_conflict(error: Exception) -> bool:
     return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
 
 
-READER_MAX_WAIT_S = 30.0    # a reader gives up (CatalogBusyError) after this long; writes are short
-WRITER_MAX_WAIT_S = 300.0   # an ingest waits this long for readers (the longest is a console query's timeout)
-_PENDING_FRESH_S = 3.0      # a waiting writer refreshes its marker far more often than this
+READER_MAX_WAIT_S = 30.0  # a reader gives up (CatalogBusyError) after this long; writes are short
+WRITER_MAX_WAIT_S = 300.0  # an ingest waits this long for readers (the longest is a console query's timeout)
+_PENDING_FRESH_S = 3.0  # a waiting writer refreshes its marker far more often than this
 _REPORT_EVERY_S = 5.0
 
 
@@ -85,8 +85,9 @@ class _PendingWriter(Exception):
     """A reader holding back for a waiting writer (treated like a lock conflict)."""
 
 
-def with_lock_retry(open_fn: Callable[[], T], db_path: Path, max_wait_s: float | None = None, *,
-                    writer: bool = False) -> T:
+def with_lock_retry(
+    open_fn: Callable[[], T], db_path: Path, max_wait_s: float | None = None, *, writer: bool = False
+) -> T:
     """Call `open_fn`, retrying DuckDB lock conflicts with jittered backoff (0.05 s doubling to 0.5 s)
     for up to `max_wait_s` seconds (default 30 for readers, 300 for a writer), saying what it waits for.
 
@@ -147,9 +148,12 @@ def _storage_cause(error: BaseException) -> BaseException | None:
             return current
         if isinstance(current, (duckdb.IOException, duckdb.FatalException)) and not _is_lock_conflict(current):
             return current
-        if isinstance(current, duckdb.Error) and ("Could not write" in text or "Could not read" in text
-                                                  or "Corrupt database file" in text
-                                                  or any(full in text for full in _FULL_TEXTS)):
+        if isinstance(current, duckdb.Error) and (
+            "Could not write" in text
+            or "Could not read" in text
+            or "Corrupt database file" in text
+            or any(full in text for full in _FULL_TEXTS)
+        ):
             return current
         current = current.__cause__ or current.__context__
     return None
@@ -163,8 +167,10 @@ def storage_error(error: BaseException, db_path: Path | str) -> CatalogError | N
         return None
     text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
     if getattr(cause, "errno", None) in _FULL_ERRNOS or any(full in text for full in _FULL_TEXTS):
-        fix = ("the disk is full (or a file size limit was hit): free space or choose another --db, then re-run; "
-               "what was written before stays complete and the rest is redone")
+        fix = (
+            "the disk is full (or a file size limit was hit): free space or choose another --db, then re-run; "
+            "what was written before stays complete and the rest is redone"
+        )
     elif "Corrupt database file" in text:
         fix = "the file is damaged: restore it from a backup, or build a new catalog with another --db"
     else:
@@ -178,7 +184,8 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     except duckdb.Error as error:
         raise storage_error(error, path) or CatalogError(
             f"catalog {path} could not be opened ({type(error).__name__}: {error}); if another program has it "
-            "open, close that; if the file is damaged, restore it from a backup or use another --db") from error
+            "open, close that; if the file is damaged, restore it from a backup or use another --db"
+        ) from error
 
 
 def open_for_write(db_path: Path | str) -> duckdb.DuckDBPyConnection:
@@ -186,7 +193,9 @@ def open_for_write(db_path: Path | str) -> duckdb.DuckDBPyConnection:
     path = Path(db_path)
     check_is_catalog_file(path)
     if not path.parent.exists():
-        raise CatalogError(f"catalog path {path}: folder {path.parent} does not exist; create it or choose another --db")
+        raise CatalogError(
+            f"catalog path {path}: folder {path.parent} does not exist; create it or choose another --db"
+        )
     con = _connect(path, read_only=False)
     try:
         apply_schema(con, path)
@@ -286,8 +295,9 @@ def reading(db_path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @contextmanager
-def sandbox(db_path: Path | str, config: DuckDBConfig,
-            settings: Mapping[str, str] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def sandbox(
+    db_path: Path | str, config: DuckDBConfig, settings: Mapping[str, str] | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """The SQL console's connection: a private in-memory DuckDB with ``config`` that ATTACHes the
     catalog READ_ONLY, applies ``settings``, then switches file access off and locks every setting;
     closed on exit. ``catalog.sandbox_worker`` runs it in a child process.
@@ -310,7 +320,7 @@ def _attach_locked_down(path: Path, config: DuckDBConfig, settings: Mapping[str,
     try:
         con.execute("ATTACH $path AS catalog (READ_ONLY)", {"path": str(path)}).fetchall()
         con.execute("USE catalog").fetchall()
-        for name, value in settings.items():   # names are the caller's constants, values bound
+        for name, value in settings.items():  # names are the caller's constants, values bound
             con.execute(f"SET {name} = $value", {"value": value}).fetchall()
         con.execute("SET enable_external_access = false").fetchall()
         con.execute("SET lock_configuration = true").fetchall()

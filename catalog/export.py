@@ -37,7 +37,7 @@ class ExportSummary:
     path: Path
     format: str
     rows: int
-    truncated: bool = False   # True when a row cap stopped the export before the last row
+    truncated: bool = False  # True when a row cap stopped the export before the last row
 
 
 def export_format(path: Path, fmt: str | None = None) -> str:
@@ -48,8 +48,10 @@ def export_format(path: Path, fmt: str | None = None) -> str:
         return fmt
     if path.suffix.lower() in _SUFFIXES:
         return _SUFFIXES[path.suffix.lower()]
-    raise CatalogError(f"cannot tell the format of {path} from its suffix; name it .parquet, .csv or .jsonl, "
-                       f"or pass the format ({', '.join(FORMATS)})")
+    raise CatalogError(
+        f"cannot tell the format of {path} from its suffix; name it .parquet, .csv or .jsonl, "
+        f"or pass the format ({', '.join(FORMATS)})"
+    )
 
 
 def _is_list(data_type: pa.DataType) -> bool:
@@ -62,14 +64,21 @@ def _csv_schema(schema: pa.Schema) -> pa.Schema:
 
 def _lists_as_json(batch: pa.RecordBatch) -> pa.RecordBatch:
     """CSV cannot hold lists: write each list cell as JSON text."""
-    columns = [pa.array([None if cell is None else json.dumps(jsonable(cell), default=str)
-                         for cell in column.to_pylist()], pa.string()) if _is_list(column.type) else column
-               for column in batch.columns]
+    columns = [
+        pa.array(
+            [None if cell is None else json.dumps(jsonable(cell), default=str) for cell in column.to_pylist()],
+            pa.string(),
+        )
+        if _is_list(column.type)
+        else column
+        for column in batch.columns
+    ]
     return pa.RecordBatch.from_arrays(columns, schema=_csv_schema(batch.schema))
 
 
-def write_batches(batches: Iterable[pa.RecordBatch], schema: pa.Schema, path: Path, fmt: str,
-                  max_rows: int | None = None) -> ExportSummary:
+def write_batches(
+    batches: Iterable[pa.RecordBatch], schema: pa.Schema, path: Path, fmt: str, max_rows: int | None = None
+) -> ExportSummary:
     """Write ``batches`` to ``path``, stopping after ``max_rows`` rows (truncated=True if more came)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     rows, truncated = 0, False
@@ -115,8 +124,14 @@ def export_frame(frame: pd.DataFrame, path: Path | str, fmt: str | None = None) 
     return write_batches(table.to_batches(), table.schema, path, export_format(path, fmt))
 
 
-def export_query(db_path: Path | str, name: str, params: Mapping[str, object] | None, path: Path | str,
-                 fmt: str | None = None, limit: int | None = None) -> ExportSummary:
+def export_query(
+    db_path: Path | str,
+    name: str,
+    params: Mapping[str, object] | None,
+    path: Path | str,
+    fmt: str | None = None,
+    limit: int | None = None,
+) -> ExportSummary:
     """Stream saved query ``name``'s result to ``path``; ``truncated`` says if its row cap cut it."""
     path = Path(path)
     fmt = export_format(path, fmt)
@@ -124,8 +139,9 @@ def export_query(db_path: Path | str, name: str, params: Mapping[str, object] | 
         return write_batches(reader, reader.schema, path, fmt, max_rows=row_cap)
 
 
-def export_neuronpedia(db_path: Path | str, path: Path | str, sae: str | None = None,
-                       limit: int | None = None) -> ExportSummary:
+def export_neuronpedia(
+    db_path: Path | str, path: Path | str, sae: str | None = None, limit: int | None = None
+) -> ExportSummary:
     """Per-feature JSON Lines in Neuronpedia's field names, for one SAE or all of them.
 
     Refuses (before writing anything) when a chosen SAE has no Neuronpedia id, as quick lists do:
@@ -140,25 +156,39 @@ def _check_neuronpedia_ids(db_path: Path | str, sae: str | None) -> None:
     if sae is not None:
         saes = saes[saes["sae_id"] == sae]
         if saes.empty:
-            raise CatalogError(f"--sae-id {sae!r} is not in catalog {db_path}; `llcat run saes --db {db_path}` lists its SAEs")
+            raise CatalogError(
+                f"--sae-id {sae!r} is not in catalog {db_path}; `llcat run saes --db {db_path}` lists its SAEs"
+            )
     without = sorted(saes.loc[saes["neuronpedia_id"].isna(), "sae_id"])
     if without:
         having = sorted(saes.loc[saes["neuronpedia_id"].notna(), "sae_id"])
-        fix = (f"export one that has an id with --sae-id ({', '.join(having[:5])}{', ...' if len(having) > 5 else ''})"
-               if having else "none of its SAEs has one (export a saved query or a --table instead)")
-        raise CatalogError(f"SAE(s) {', '.join(without)} have no Neuronpedia id in catalog {db_path}, so their "
-                           f"features cannot be exported for Neuronpedia; {fix}")
+        fix = (
+            f"export one that has an id with --sae-id ({', '.join(having[:5])}{', ...' if len(having) > 5 else ''})"
+            if having
+            else "none of its SAEs has one (export a saved query or a --table instead)"
+        )
+        raise CatalogError(
+            f"SAE(s) {', '.join(without)} have no Neuronpedia id in catalog {db_path}, so their "
+            f"features cannot be exported for Neuronpedia; {fix}"
+        )
 
 
-def export_table(db_path: Path | str, table: str, path: Path | str, fmt: str | None = None,
-                 batch_rows: int = 65_536) -> ExportSummary:
+def export_table(
+    db_path: Path | str, table: str, path: Path | str, fmt: str | None = None, batch_rows: int = 65_536
+) -> ExportSummary:
     """Stream a whole table or view of the catalog to ``path``."""
     path = Path(path)
     fmt = export_format(path, fmt)
     with reading(db_path) as con:
-        names = sorted({row[0] for row in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE NOT internal UNION ALL "
-            "SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()})
+        names = sorted(
+            {
+                row[0]
+                for row in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE NOT internal UNION ALL "
+                    "SELECT view_name FROM duckdb_views() WHERE NOT internal"
+                ).fetchall()
+            }
+        )
         if table not in names:
             raise CatalogError(f"no table or view named {table!r} in catalog {db_path}; there: {', '.join(names)}")
         # The name is one of the catalog's own (checked above) and quoted; identifiers cannot be bound.

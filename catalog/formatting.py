@@ -1,7 +1,8 @@
 """Printing results: an aligned table for people, CSV or JSON for programs.
 
 JSON cannot hold NaN or infinity, so those print as null; CSV has no lists, so list cells print
-as JSON text. Tables show every missing value as NULL and shorten long cells (``--format csv`` or ``json`` give every character).
+as JSON text. Tables show every missing value as NULL and shorten long cells (``--format csv`` or
+``json`` give every character).
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ def jsonable(value: object) -> object:
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, object]]:
-    return [{str(column): jsonable(value) for column, value in zip(frame.columns, row)}
-            for row in frame.itertuples(index=False, name=None)]
+    return [
+        {str(column): jsonable(value) for column, value in zip(frame.columns, row, strict=True)}
+        for row in frame.itertuples(index=False, name=None)
+    ]
 
 
 def _is_list_cell(value: object) -> bool:
@@ -67,12 +70,17 @@ def render(frame: pd.DataFrame, fmt: str = "table") -> str:
         shown = frame.copy()
         for column in shown.columns:
             if shown[column].map(_is_list_cell).any():
-                shown[column] = shown[column].map(lambda v: json.dumps(jsonable(v), ensure_ascii=False)
-                                                  if _is_list_cell(v) else v)
+                shown[column] = shown[column].map(
+                    lambda v: json.dumps(jsonable(v), ensure_ascii=False) if _is_list_cell(v) else v
+                )
         return shown.to_csv(index=False)
     if fmt == "table":
         if frame.empty:
-            return "(no rows)\n" if len(frame.columns) == 0 else f"(no rows; columns: {', '.join(map(str, frame.columns))})\n"
+            return (
+                "(no rows)\n"
+                if len(frame.columns) == 0
+                else f"(no rows; columns: {', '.join(map(str, frame.columns))})\n"
+            )
         shown = frame.astype(object).map(_table_cell)
         return shown.to_string(index=False, max_colwidth=_TABLE_CELL_CHARS) + "\n"
     raise ValueError(f"unknown output format {fmt!r}; formats: {', '.join(OUTPUT_FORMATS)}")

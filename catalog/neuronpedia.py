@@ -37,8 +37,8 @@ DEFAULT_LIST_NAME = "temporary_list"  # SAELens's default name
 class NeuronpediaFeature:
     """One feature as Neuronpedia addresses it."""
 
-    model_id: str   # e.g. 'gpt2-small'
-    source: str     # e.g. '8-res-jb' (Neuronpedia calls it "layer" in quick lists)
+    model_id: str  # e.g. 'gpt2-small'
+    source: str  # e.g. '8-res-jb' (Neuronpedia calls it "layer" in quick lists)
     index: int
 
     @classmethod
@@ -67,10 +67,14 @@ class NeuronpediaFeature:
 def split_neuronpedia_id(neuronpedia_id: str | None) -> tuple[str, str]:
     """``'gpt2-small/8-res-jb'`` -> ``('gpt2-small', '8-res-jb')``."""
     if neuronpedia_id is None:
-        raise CatalogError("this SAE has no Neuronpedia id (saes.neuronpedia_id is NULL), so it has no Neuronpedia links")
+        raise CatalogError(
+            "this SAE has no Neuronpedia id (saes.neuronpedia_id is NULL), so it has no Neuronpedia links"
+        )
     model_id, slash, source = str(neuronpedia_id).partition("/")
     if not slash or not model_id or not source:
-        raise CatalogError(f"Neuronpedia id {neuronpedia_id!r} is not of the form 'model/source', e.g. 'gpt2-small/8-res-jb'")
+        raise CatalogError(
+            f"Neuronpedia id {neuronpedia_id!r} is not of the form 'model/source', e.g. 'gpt2-small/8-res-jb'"
+        )
     return model_id, source
 
 
@@ -88,8 +92,10 @@ def quick_list_url(features: Sequence[NeuronpediaFeature], name: str = DEFAULT_L
     if not unique:
         raise CatalogError("a quick list needs at least one feature; the result had none")
     if len(unique) > QUICK_LIST_MAX:
-        raise CatalogError(f"a Neuronpedia quick list holds at most {QUICK_LIST_MAX} features, got {len(unique)}; "
-                           "lower the limit, or use quick_list_urls (the CLI's quicklist) to split it into several lists")
+        raise CatalogError(
+            f"a Neuronpedia quick list holds at most {QUICK_LIST_MAX} features, got {len(unique)}; "
+            "lower the limit, or use quick_list_urls (the CLI's quicklist) to split it into several lists"
+        )
     entries = json.dumps([feature.quick_list_entry() for feature in unique])
     return f"{NEURONPEDIA_URL}/quick-list/?name={urllib.parse.quote(name)}&features={urllib.parse.quote(entries)}"
 
@@ -97,7 +103,7 @@ def quick_list_url(features: Sequence[NeuronpediaFeature], name: str = DEFAULT_L
 def quick_list_urls(features: Sequence[NeuronpediaFeature], name: str = DEFAULT_LIST_NAME) -> list[str]:
     """As many quick-list URLs as it takes at 150 features each; named "name (i of n)" when more than one."""
     unique = list(dict.fromkeys(features))
-    chunks = [unique[start:start + QUICK_LIST_MAX] for start in range(0, len(unique), QUICK_LIST_MAX)] or [[]]
+    chunks = [unique[start : start + QUICK_LIST_MAX] for start in range(0, len(unique), QUICK_LIST_MAX)] or [[]]
     if len(chunks) == 1:
         return [quick_list_url(chunks[0], name)]
     return [quick_list_url(chunk, f"{name} ({i} of {len(chunks)})") for i, chunk in enumerate(chunks, start=1)]
@@ -107,15 +113,23 @@ def features_of(db_path: Path | str, frame: pd.DataFrame) -> list[NeuronpediaFea
     """The Neuronpedia features of a result's rows, from its ``sae_id`` and ``feature`` columns."""
     missing = [column for column in ("sae_id", "feature") if column not in frame.columns]
     if missing:
-        raise CatalogError(f"a quick list needs columns sae_id and feature; the result lacks {', '.join(missing)} "
-                           f"(it has {', '.join(map(str, frame.columns))})")
+        raise CatalogError(
+            f"a quick list needs columns sae_id and feature; the result lacks {', '.join(missing)} "
+            f"(it has {', '.join(map(str, frame.columns))})"
+        )
     sae_ids = sorted(set(frame["sae_id"]))
     with reading(db_path) as con:
-        rows = con.execute("SELECT sae_id, neuronpedia_id FROM saes WHERE list_contains($ids, sae_id)",
-                           {"ids": sae_ids}).fetchall()
+        rows = con.execute(
+            "SELECT sae_id, neuronpedia_id FROM saes WHERE list_contains($ids, sae_id)", {"ids": sae_ids}
+        ).fetchall()
     ids = dict(rows)
     without = [sae_id for sae_id in sae_ids if ids.get(sae_id) is None]
     if without:
-        raise CatalogError(f"SAE(s) {', '.join(map(repr, without))} have no Neuronpedia id in catalog {db_path}, "
-                           "so their features cannot go in a quick list")
-    return [NeuronpediaFeature.from_ids(ids[sae_id], int(feature)) for sae_id, feature in zip(frame["sae_id"], frame["feature"])]
+        raise CatalogError(
+            f"SAE(s) {', '.join(map(repr, without))} have no Neuronpedia id in catalog {db_path}, "
+            "so their features cannot go in a quick list"
+        )
+    return [
+        NeuronpediaFeature.from_ids(ids[sae_id], int(feature))
+        for sae_id, feature in zip(frame["sae_id"], frame["feature"], strict=True)
+    ]

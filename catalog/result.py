@@ -21,13 +21,14 @@ class QueryResult:
     frame: pd.DataFrame
     limit: int
     truncated: bool
-    source: str                                   # the saved query's name, or 'sql' for the console
+    source: str  # the saved query's name, or 'sql' for the console
     params: Mapping[str, object] = field(default_factory=dict)
     seconds: float = 0.0
 
     @classmethod
-    def from_rows(cls, frame: pd.DataFrame, limit: int, source: str, params: Mapping[str, object],
-                  seconds: float) -> QueryResult:
+    def from_rows(
+        cls, frame: pd.DataFrame, limit: int, source: str, params: Mapping[str, object], seconds: float
+    ) -> QueryResult:
         """Build from up to ``limit + 1`` fetched rows: one more than the cap means "there were more"."""
         truncated = len(frame) > limit
         if truncated:
@@ -38,5 +39,7 @@ class QueryResult:
         """A sentence for the user when rows were cut off; None when the result is complete."""
         if not self.truncated:
             return None
-        return (f"{self.source}: showing the first {self.limit} rows; more rows matched. "
-                f"Raise the limit (at most {MAX_LIMIT:,}) or narrow the filters to see them.")
+        return (
+            f"{self.source}: showing the first {self.limit} rows; more rows matched. "
+            f"Raise the limit (at most {MAX_LIMIT:,}) or narrow the filters to see them."
+        )

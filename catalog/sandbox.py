@@ -47,18 +47,27 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_ROWS = 10_000
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_THREADS = 2
-DEFAULT_MEMORY_MB = 1024            # the child's memory beyond its start-up size
-MAX_STATEMENT_CHARS = 100_000       # a planner needs no more for any reasonable query
-MAX_RESULT_BYTES = 32 * 2**20       # Arrow bytes handed back; the caller holds a small multiple
-STARTUP_TIMEOUT_S = 60.0           # a fresh interpreter, and a lock wait for an ingest (at most 30 s)
+DEFAULT_MEMORY_MB = 1024  # the child's memory beyond its start-up size
+MAX_STATEMENT_CHARS = 100_000  # a planner needs no more for any reasonable query
+MAX_RESULT_BYTES = 32 * 2**20  # Arrow bytes handed back; the caller holds a small multiple
+STARTUP_TIMEOUT_S = 60.0  # a fresh interpreter, and a lock wait for an ingest (at most 30 s)
 # Functions that show paths of the machine (DuckDB resolves links, so the catalog's real path would
 # show), or run SQL given as a string. A function can only be called by writing its name; the
 # catalog functions also work without parentheses, the common words only as calls.
-PATH_REVEALING_FUNCTIONS = ("duckdb_databases", "duckdb_settings", "pragma_database_list", "duckdb_extensions",
-                            "duckdb_secrets", "duckdb_temporary_files", "which_secret")
+PATH_REVEALING_FUNCTIONS = (
+    "duckdb_databases",
+    "duckdb_settings",
+    "pragma_database_list",
+    "duckdb_extensions",
+    "duckdb_secrets",
+    "duckdb_temporary_files",
+    "which_secret",
+)
 STRING_SQL_FUNCTIONS = ("current_setting", "getenv", "query", "query_table")
-_REFUSED_CALL = re.compile(r"\b(" + "|".join(PATH_REVEALING_FUNCTIONS) + r")\b|\b(" + "|".join(STRING_SQL_FUNCTIONS)
-                           + r")\b\"?\s*\(", re.IGNORECASE)
+_REFUSED_CALL = re.compile(
+    r"\b(" + "|".join(PATH_REVEALING_FUNCTIONS) + r")\b|\b(" + "|".join(STRING_SQL_FUNCTIONS) + r")\b\"?\s*\(",
+    re.IGNORECASE,
+)
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:[\w.@+-]+/)*[\w.@+-]*")
 
 
@@ -83,17 +92,27 @@ def _check_arguments(sql: str, max_rows: int, timeout_s: float, memory_mb: int) 
     if memory_mb < 64:
         raise SandboxError(f"sql: the memory budget must be at least 64 MB, got {memory_mb}")
     if len(sql) > MAX_STATEMENT_CHARS:
-        raise SandboxError(f"sql: the statement is {len(sql):,} characters, more than the console accepts "
-                           f"({MAX_STATEMENT_CHARS:,}); shorten it (a long UNION ALL list can be a VALUES list "
-                           "or a query over a table)")
+        raise SandboxError(
+            f"sql: the statement is {len(sql):,} characters, more than the console accepts "
+            f"({MAX_STATEMENT_CHARS:,}); shorten it (a long UNION ALL list can be a VALUES list "
+            "or a query over a table)"
+        )
     refused = sorted({(name or call).lower() for name, call in _REFUSED_CALL.findall(sql)})
     if refused:
-        raise SandboxError(f"sql: {', '.join(refused)} cannot be used in the console (it shows paths of the machine "
-                           "or runs SQL from a string); query the catalog's tables and views instead")
+        raise SandboxError(
+            f"sql: {', '.join(refused)} cannot be used in the console (it shows paths of the machine "
+            "or runs SQL from a string); query the catalog's tables and views instead"
+        )
 
 
-def run_sql(db_path: Path | str, sql: str, max_rows: int = DEFAULT_MAX_ROWS, timeout_s: float = DEFAULT_TIMEOUT_S,
-            threads: int = DEFAULT_THREADS, memory_mb: int = DEFAULT_MEMORY_MB) -> QueryResult:
+def run_sql(
+    db_path: Path | str,
+    sql: str,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    threads: int = DEFAULT_THREADS,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+) -> QueryResult:
     """Run one user SELECT; at most ``max_rows`` rows come back, and ``truncated`` says if more matched.
 
     Raises ``SandboxError`` (a ``CatalogError``) naming the limit when the query was refused, ran past
@@ -131,23 +150,26 @@ def _run_in_child(request: Request, timeout_s: float, memory_mb: int) -> tuple[d
         assert child.stdin is not None and child.stdout is not None
         child.stdin.write(request.to_json().encode() + b"\n")
         child.stdin.close()
-        child.stdin = None   # sent whole: communicate() below only reads
+        child.stdin = None  # sent whole: communicate() below only reads
         _wait_until_ready(child.stdout.fileno(), STARTUP_TIMEOUT_S)
         out, err = child.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         child.kill()
         peak = _reap(child)
-        raise SandboxError(f"sql: the query ran longer than {timeout_s:g} s and was stopped; add filters or a "
-                           "LIMIT, or raise the timeout (--timeout)", peak) from None
+        raise SandboxError(
+            f"sql: the query ran longer than {timeout_s:g} s and was stopped; add filters or a "
+            "LIMIT, or raise the timeout (--timeout)",
+            peak,
+        ) from None
     header_line, _, body = out.partition(b"\n")
     try:
         header = json.loads(header_line)
-    except ValueError:   # no answer: the child died, an allocation past its cap aborted it
+    except ValueError:  # no answer: the child died, an allocation past its cap aborted it
         last = without_paths(err.decode(errors="replace").strip().splitlines()[-1]) if err.strip() else ""
         if child.returncode and child.returncode < 0 or "memory" in last.lower() or "alloc" in last.lower():
             raise SandboxError(_memory_message(memory_mb)) from None
         raise SandboxError(f"sql: the console's worker failed ({last or f'exit status {child.returncode}'})") from None
-    for line in err.decode(errors="replace").splitlines():   # e.g. waiting for an ingest's lock
+    for line in err.decode(errors="replace").splitlines():  # e.g. waiting for an ingest's lock
         log.warning("%s", without_paths(line))
     return header, body
 
@@ -162,7 +184,7 @@ def _wait_until_ready(fd: int, timeout_s: float) -> None:
         if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
             raise subprocess.TimeoutExpired("catalog.sandbox_worker", timeout_s)
         chunk = os.read(fd, len(READY) - len(received))
-        if not chunk:   # end of file: the child died before it was ready
+        if not chunk:  # end of file: the child died before it was ready
             return
         received += chunk
 
@@ -182,5 +204,7 @@ def _reap(child: subprocess.Popen) -> int:
 
 
 def _memory_message(memory_mb: int) -> str:
-    return (f"sql: the query needed more memory than the console allows ({memory_mb:,} MB) and was stopped; "
-            "add filters or a LIMIT, or aggregate before fetching")
+    return (
+        f"sql: the query needed more memory than the console allows ({memory_mb:,} MB) and was stopped; "
+        "add filters or a LIMIT, or aggregate before fetching"
+    )

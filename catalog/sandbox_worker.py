@@ -81,12 +81,15 @@ def check_single_select(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     except duckdb.Error as error:
         raise CatalogError(f"sql: cannot parse the statement: {error}") from None
     if len(statements) != 1:
-        raise CatalogError(f"sql: give exactly one statement, got {len(statements)}; "
-                           "run them one at a time (a trailing ';' is fine)")
+        raise CatalogError(
+            f"sql: give exactly one statement, got {len(statements)}; run them one at a time (a trailing ';' is fine)"
+        )
     kind = statements[0].type
     if kind != duckdb.StatementType.SELECT:
-        raise CatalogError(f"sql: only SELECT queries run in the console (the catalog is read-only here); "
-                           f"got a statement of type {kind.name}")
+        raise CatalogError(
+            f"sql: only SELECT queries run in the console (the catalog is read-only here); "
+            f"got a statement of type {kind.name}"
+        )
 
 
 # Types whose values pandas or Python's datetime cannot always hold (infinite or far dates, time
@@ -99,14 +102,17 @@ def _pandas_safe(relation: duckdb.DuckDBPyRelation, rows: int, max_bytes: int) -
     larger than ``max_bytes``."""
     limited = relation.limit(rows)
     names = limited.columns
-    as_text = {name for name, kind in zip(names, limited.types) if any(t in str(kind).upper() for t in _AS_TEXT)}
+    kinds = [str(kind).upper() for kind in limited.types]
+    as_text = {name for name, kind in zip(names, kinds, strict=True) if any(t in kind for t in _AS_TEXT)}
     table = _arrow(limited.project(_projection(names, as_text)) if as_text else limited)
     if table.nbytes > max_bytes:
-        raise CatalogError(f"sql: the result is {table.nbytes / 2**20:.1f} MiB, more than the console returns "
-                           f"({max_bytes / 2**20:.0f} MiB); select fewer rows or columns, "
-                           "or shorten long values (e.g. left(text, 200))")
+        raise CatalogError(
+            f"sql: the result is {table.nbytes / 2**20:.1f} MiB, more than the console returns "
+            f"({max_bytes / 2**20:.0f} MiB); select fewer rows or columns, "
+            "or shorten long values (e.g. left(text, 200))"
+        )
     failing = {name for name in table.column_names if not _converts(table, name)}
-    if failing:   # anything else pandas refuses
+    if failing:  # anything else pandas refuses
         table = _arrow(limited.project(_projection(names, as_text | failing)))
     return table
 
@@ -118,7 +124,7 @@ def _projection(names: list[str], as_text: set[str]) -> str:
 
 def _arrow(relation: duckdb.DuckDBPyRelation) -> pa.Table:
     table = relation.arrow()
-    return table if isinstance(table, pa.Table) else table.read_all()   # newer DuckDB gives a reader
+    return table if isinstance(table, pa.Table) else table.read_all()  # newer DuckDB gives a reader
 
 
 def _converts(table: pa.Table, name: str) -> bool:
@@ -152,15 +158,20 @@ def _serialise(table: pa.Table) -> bytes:
 def sandbox_config(threads: int, memory_budget_bytes: int) -> DuckDBConfig:
     """DuckDB settings of a console connection, given when it starts: half the memory budget for
     DuckDB's buffer manager (the address-space cap holds the rest), no spilling, no extensions."""
-    return {"autoload_known_extensions": False, "autoinstall_known_extensions": False, "threads": threads,
-            "memory_limit": f"{max(memory_budget_bytes // 2, 1 << 26)}B", "temp_directory": ""}
+    return {
+        "autoload_known_extensions": False,
+        "autoinstall_known_extensions": False,
+        "threads": threads,
+        "memory_limit": f"{max(memory_budget_bytes // 2, 1 << 26)}B",
+        "temp_directory": "",
+    }
 
 
 def _answer(request: Request) -> bytes:
     config = sandbox_config(request.threads, request.memory_budget_bytes)
     with sandbox(Path(request.catalog_name), config, NEUTRAL_SETTINGS) as con:
         check_single_select(con, request.sql)
-        _say_ready()   # the caller's deadline starts now: start-up and a lock wait are not the query's time
+        _say_ready()  # the caller's deadline starts now: start-up and a lock wait are not the query's time
         table = _pandas_safe(con.sql(request.sql), request.max_rows + 1, request.max_result_bytes)
     return _serialise(table)
 
@@ -178,10 +189,14 @@ def answer(request: Request) -> tuple[dict[str, object], bytes]:
         header, body = {"kind": "error", "message": str(error)}, b""
     except (duckdb.OutOfMemoryException, MemoryError):
         header, body = {"kind": "memory"}, b""
-    except (duckdb.Error, pa.ArrowException, OSError) as error:   # Arrow reports DuckDB's limit as OSError
+    except (duckdb.Error, pa.ArrowException, OSError) as error:  # Arrow reports DuckDB's limit as OSError
         text = str(error)
         out_of_memory = "bad allocation" in text or "Out of Memory" in text or isinstance(error, pa.ArrowMemoryError)
-        header = {"kind": "memory"} if out_of_memory else {"kind": "error", "message": f"sql: DuckDB refused the query: {text}"}
+        header = (
+            {"kind": "memory"}
+            if out_of_memory
+            else {"kind": "error", "message": f"sql: DuckDB refused the query: {text}"}
+        )
         body = b""
     header["peak_rss_bytes"] = peak_rss_bytes()
     return header, body
@@ -190,7 +205,7 @@ def answer(request: Request) -> tuple[dict[str, object], bytes]:
 def main() -> int:
     request = Request.from_json(sys.stdin.readline())
     header, body = answer(request)
-    _say_ready()   # when refused before the query ran: the caller then reads the answer at once
+    _say_ready()  # when refused before the query ran: the caller then reads the answer at once
     sys.stdout.buffer.write(json.dumps(header).encode() + b"\n" + body)
     sys.stdout.buffer.flush()
     return 0

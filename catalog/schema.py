@@ -48,7 +48,9 @@ def migrations() -> dict[int, Path]:
     for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
         match = _MIGRATION_NAME.match(path.name)
         if match is None:
-            raise CatalogError(f"migration {path} is not named NNN_description.sql (NNN = the version it brings a catalog to)")
+            raise CatalogError(
+                f"migration {path} is not named NNN_description.sql (NNN = the version it brings a catalog to)"
+            )
         found[int(match.group(1))] = path
     return found
 
@@ -71,9 +73,11 @@ def current_views_version() -> int | None:
 
 
 def _main_objects(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = current_database()"
-                       " UNION ALL SELECT view_name FROM duckdb_views() WHERE schema_name = 'main'"
-                       " AND database_name = current_database()").fetchall()
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND database_name = current_database()"
+        " UNION ALL SELECT view_name FROM duckdb_views() WHERE schema_name = 'main'"
+        " AND database_name = current_database()"
+    ).fetchall()
     return {row[0] for row in rows}
 
 
@@ -140,8 +144,10 @@ def _upgrade_steps(version: int) -> list[tuple[int, str, str]]:
     steps = []
     for target in range(version + 1, SCHEMA_VERSION + 1):
         if target not in migrations():
-            raise CatalogError(f"no migration from schema version {target - 1} to {target} in {MIGRATIONS_DIR}; "
-                               "this catalog cannot be upgraded by this code")
+            raise CatalogError(
+                f"no migration from schema version {target - 1} to {target} in {MIGRATIONS_DIR}; "
+                "this catalog cannot be upgraded by this code"
+            )
         path = migrations()[target]
         steps.append((target, path.name, path.read_text(encoding="utf-8")))
     return steps
@@ -168,8 +174,10 @@ def apply_schema(con: duckdb.DuckDBPyConnection, db_path: Path | str) -> int:
     try:
         for target, description, script in _upgrade_steps(version) if version < SCHEMA_VERSION else []:
             con.execute(script)
-            con.execute("INSERT INTO schema_migrations (version, description) VALUES ($version, $description)",
-                        {"version": target, "description": description})
+            con.execute(
+                "INSERT INTO schema_migrations (version, description) VALUES ($version, $description)",
+                {"version": target, "description": description},
+            )
         if views_script().strip():
             con.execute(views_script())
         con.execute("COMMIT")

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
@@ -71,8 +71,9 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("COMMIT")
 
 
-def insert_rows(con: duckdb.DuckDBPyConnection, table_name: str, rows: pa.Table,
-            constants: Mapping[str, str] | None = None) -> None:
+def insert_rows(
+    con: duckdb.DuckDBPyConnection, table_name: str, rows: pa.Table, constants: Mapping[str, str] | None = None
+) -> None:
     """Append `rows`, adding each of `constants` (e.g. sae_id) as a column of every row."""
     # table_name and the constants' names come from this module, never from a user; values are bound.
     constants = dict(constants or {})
@@ -88,7 +89,9 @@ def insert_record(con: duckdb.DuckDBPyConnection, table_name: str, record: Mappi
     insert_rows(con, table_name, pa.Table.from_pylist([dict(record)]))
 
 
-def sae_is_current(con: duckdb.DuckDBPyConnection, sae_id: str, weights_fingerprint: str, analysis_version: int) -> bool:
+def sae_is_current(
+    con: duckdb.DuckDBPyConnection, sae_id: str, weights_fingerprint: str, analysis_version: int
+) -> bool:
     """True when the catalog already holds this SAE from the same weights and analysis version."""
     row = con.execute(
         "SELECT count(*) FROM saes WHERE sae_id = $sae_id AND weights_fingerprint = $fingerprint"
@@ -150,28 +153,39 @@ def delete_sae_rows(con: duckdb.DuckDBPyConnection, sae_id: str) -> None:
         con.execute(f"DELETE FROM {table_name} WHERE sae_id = $sae_id", {"sae_id": sae_id})
 
 
-def start_run(con: duckdb.DuckDBPyConnection, run_id: str, project_version: str, analysis_version: int,
-              device: str, config: Mapping[str, object], library_versions: Mapping[str, str]) -> None:
+def start_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    project_version: str,
+    analysis_version: int,
+    device: str,
+    config: Mapping[str, object],
+    library_versions: Mapping[str, str],
+) -> None:
     """Record that a run began, so that every row it writes can point at its config."""
-    insert_record(con, "runs", {
-        "run_id": run_id,
-        "started_at": datetime.now(timezone.utc).replace(tzinfo=None),
-        "finished_at": None,
-        "project_version": project_version,
-        "analysis_version": analysis_version,
-        "device": device,
-        "config_json": json.dumps(dict(config), sort_keys=True, default=str),
-        "timings_json": None,
-        "status": "running",
-        "library_versions": json.dumps(dict(library_versions), sort_keys=True),
-    })
+    insert_record(
+        con,
+        "runs",
+        {
+            "run_id": run_id,
+            "started_at": datetime.now(UTC).replace(tzinfo=None),
+            "finished_at": None,
+            "project_version": project_version,
+            "analysis_version": analysis_version,
+            "device": device,
+            "config_json": json.dumps(dict(config), sort_keys=True, default=str),
+            "timings_json": None,
+            "status": "running",
+            "library_versions": json.dumps(dict(library_versions), sort_keys=True),
+        },
+    )
 
 
 def finish_run(con: duckdb.DuckDBPyConnection, run_id: str, status: str, timings: Mapping[str, object]) -> None:
     con.execute(
         "UPDATE runs SET finished_at = $finished_at, status = $status, timings_json = $timings WHERE run_id = $run_id",
         {
-            "finished_at": datetime.now(timezone.utc).replace(tzinfo=None),
+            "finished_at": datetime.now(UTC).replace(tzinfo=None),
             "status": status,
             "timings": json.dumps(dict(timings), sort_keys=True, default=str),
             "run_id": run_id,

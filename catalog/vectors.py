@@ -42,11 +42,21 @@ def _load(con: duckdb.DuckDBPyConnection, query: str, key: str, what: str, known
 
 def load_unembed(con: duckdb.DuckDBPyConnection, model_name: str) -> np.ndarray:
     """[d_vocab, d_model] float32: row t is W_U[:, t]."""
-    return _load(con, "SELECT vec FROM unembed WHERE model_name = $key ORDER BY token_id", model_name, "model",
-                 "SELECT model_name FROM models ORDER BY 1")
+    return _load(
+        con,
+        "SELECT vec FROM unembed WHERE model_name = $key ORDER BY token_id",
+        model_name,
+        "model",
+        "SELECT model_name FROM models ORDER BY 1",
+    )
 
 
 def load_decoder(con: duckdb.DuckDBPyConnection, sae_id: str) -> np.ndarray:
     """[d_sae, d_in] float32: row f is W_dec[f]."""
-    return _load(con, "SELECT vec FROM decoder WHERE sae_id = $key ORDER BY feature", sae_id, "SAE",
-                 "SELECT sae_id FROM saes ORDER BY 1")
+    return _load(
+        con,
+        "SELECT vec FROM decoder WHERE sae_id = $key ORDER BY feature",
+        sae_id,
+        "SAE",
+        "SELECT sae_id FROM saes ORDER BY 1",
+    )

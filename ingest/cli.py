@@ -30,8 +30,10 @@ from ingest.errors import IngestInputError
 
 DB_HELP = "catalog file (default: $LLCAT_DB or catalog.duckdb)"
 TOKEN_SETS_HELP = "extra token sets from a TOML or YAML file (added to the built-in library)"
-DROP_HELP = ("delete the catalog's token sets that the current library cannot build (e.g. NLTK data missing), "
-             "with their enrichment, instead of stopping")
+DROP_HELP = (
+    "delete the catalog's token sets that the current library cannot build (e.g. NLTK data missing), "
+    "with their enrichment, instead of stopping"
+)
 
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
@@ -41,102 +43,183 @@ def _add_db(parser: argparse.ArgumentParser) -> None:
 
 def _add_scoring(parser: argparse.ArgumentParser) -> None:
     """The options of every command that computes: where, in what chunks, against which token sets."""
-    parser.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
-                        help="where to compute (default auto: CUDA if present)")
-    parser.add_argument("--chunk-size", type=int, default=None, metavar="N",
-                        help="features per chunk; bounds memory (default 128 on CPU, 2048 on CUDA)")
+    parser.add_argument(
+        "--device", choices=DEVICE_CHOICES, default="auto", help="where to compute (default auto: CUDA if present)"
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="features per chunk; bounds memory (default 128 on CPU, 2048 on CUDA)",
+    )
     parser.add_argument("--token-sets", type=Path, default=None, metavar="FILE", help=TOKEN_SETS_HELP)
-    parser.add_argument("--null-directions", type=int, default=4096, metavar="N",
-                        help="random directions in the enrichment null, whose tail fit gives p_calibrated "
-                             "(default 4096)")
-    parser.add_argument("--null-holdout", type=int, default=1024, metavar="N",
-                        help="further random directions (another seed) whose p_calibrated is stored to check the "
-                             "calibration; 0 for none (default 1024)")
+    parser.add_argument(
+        "--null-directions",
+        type=int,
+        default=4096,
+        metavar="N",
+        help="random directions in the enrichment null, whose tail fit gives p_calibrated (default 4096)",
+    )
+    parser.add_argument(
+        "--null-holdout",
+        type=int,
+        default=1024,
+        metavar="N",
+        help="further random directions (another seed) whose p_calibrated is stored to check the "
+        "calibration; 0 for none (default 1024)",
+    )
     parser.add_argument("--drop-missing-sets", action="store_true", help=DROP_HELP)
 
 
 def _add_ingest(parser: argparse.ArgumentParser) -> None:
     """The options of the commands that ingest SAEs (run, demo)."""
     _add_scoring(parser)
-    parser.add_argument("--top-k", type=int, default=10, metavar="K",
-                        help="top and bottom tokens stored per feature (default 10)")
+    parser.add_argument(
+        "--top-k", type=int, default=10, metavar="K", help="top and bottom tokens stored per feature (default 10)"
+    )
     parser.add_argument("--force", action="store_true", help="recompute SAEs already in the catalog")
     parser.add_argument("--no-enrichment", action="store_true", help="skip token set enrichment")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="llcat-ingest",
-                                     description="Build a logit-lens SAE feature catalog in DuckDB.")
+    parser = argparse.ArgumentParser(
+        prog="llcat-ingest", description="Build a logit-lens SAE feature catalog in DuckDB."
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = commands.add_parser("run", help="ingest SAEs from a release or from SAELens folders",
-                              description="Ingest SAEs from a release or from SAELens folders.")
+    run = commands.add_parser(
+        "run",
+        help="ingest SAEs from a release or from SAELens folders",
+        description="Ingest SAEs from a release or from SAELens folders.",
+    )
     _add_db(run)
-    run.add_argument("--model", metavar="NAME_OR_PATH",
-                     help="hub id (e.g. gpt2) or local Hugging Face model folder; a --release brings its own")
-    run.add_argument("--model-name", metavar="NAME",
-                     help="the catalog's name for the model (default: the release's, or the folder name)")
+    run.add_argument(
+        "--model",
+        metavar="NAME_OR_PATH",
+        help="hub id (e.g. gpt2) or local Hugging Face model folder; a --release brings its own",
+    )
+    run.add_argument(
+        "--model-name",
+        metavar="NAME",
+        help="the catalog's name for the model (default: the release's, or the folder name)",
+    )
     run.add_argument("--release", metavar="NAME", help="a release from the registry, e.g. gpt2-small-res-jb")
-    run.add_argument("--sae-id", action="append", default=[], metavar="ID",
-                     help="an SAE of the release (repeatable; default all)")
-    run.add_argument("--sae-dir", action="append", default=[], type=Path, metavar="DIR",
-                     help="an SAE folder in SAELens layout (repeatable)")
-    run.add_argument("--release-name", default="local", metavar="NAME",
-                     help="release name recorded for --sae-dir SAEs (default local)")
+    run.add_argument(
+        "--sae-id", action="append", default=[], metavar="ID", help="an SAE of the release (repeatable; default all)"
+    )
+    run.add_argument(
+        "--sae-dir",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="an SAE folder in SAELens layout (repeatable)",
+    )
+    run.add_argument(
+        "--release-name",
+        default="local",
+        metavar="NAME",
+        help="release name recorded for --sae-dir SAEs (default local)",
+    )
     _add_ingest(run)
-    demo = commands.add_parser("demo", help="build the embedded demo catalog (no network needed)",
-                               description="Build the embedded demo catalog (no network needed).")
+    demo = commands.add_parser(
+        "demo",
+        help="build the embedded demo catalog (no network needed)",
+        description="Build the embedded demo catalog (no network needed).",
+    )
     _add_db(demo)
-    demo.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
-                      help="where the demo's model and SAE folders are written")
+    demo.add_argument(
+        "--cache-dir", type=Path, default=None, metavar="DIR", help="where the demo's model and SAE folders are written"
+    )
     _add_ingest(demo)
     sets = commands.add_parser(
-        "sets", help="print a model's token set library: sizes, dropped words, sample tokens",
+        "sets",
+        help="print a model's token set library: sizes, dropped words, sample tokens",
         description="Print the token set library a model gets: each set's size, dropped words and sample tokens, and "
-                    "how it compares to the sets the catalog holds for the model. To recompute a catalog's enrichment "
-                    "for a changed library, use `llcat-ingest rescore`.")
+        "how it compares to the sets the catalog holds for the model. To recompute a catalog's enrichment "
+        "for a changed library, use `llcat-ingest rescore`.",
+    )
     _add_db(sets)
-    sets.add_argument("--model", required=True, metavar="NAME_OR_PATH",
-                      help="the model whose library to print: one the catalog holds (read from it, no download), a "
-                           "local Hugging Face model folder or a hub id")
+    sets.add_argument(
+        "--model",
+        required=True,
+        metavar="NAME_OR_PATH",
+        help="the model whose library to print: one the catalog holds (read from it, no download), a "
+        "local Hugging Face model folder or a hub id",
+    )
     sets.add_argument("--token-sets", type=Path, default=None, metavar="FILE", help=TOKEN_SETS_HELP)
     sets.add_argument("--samples", type=int, default=10, metavar="N", help="sample tokens printed per set (default 10)")
     rescore = commands.add_parser(
-        "rescore", help="recompute a catalog's enrichment for a changed token set library, from the catalog alone",
+        "rescore",
+        help="recompute a catalog's enrichment for a changed token set library, from the catalog alone",
         description="Recompute the enrichment of every SAE in the catalog against the current token set library "
-                    "(the built-in sets and --token-sets), from the stored decoders and unembedding: no download; "
-                    "moments and top tokens are kept.")
+        "(the built-in sets and --token-sets), from the stored decoders and unembedding: no download; "
+        "moments and top tokens are kept.",
+    )
     _add_db(rescore)
     _add_scoring(rescore)
-    commands.add_parser("releases", help="list the known releases and their SAEs",
-                        description="List the known releases and their SAEs.")
-    migrate = commands.add_parser("migrate", help="upgrade a catalog written by an older schema version, in place",
-                                  description="Upgrade a catalog written by an older schema version, in place.")
+    commands.add_parser(
+        "releases", help="list the known releases and their SAEs", description="List the known releases and their SAEs."
+    )
+    migrate = commands.add_parser(
+        "migrate",
+        help="upgrade a catalog written by an older schema version, in place",
+        description="Upgrade a catalog written by an older schema version, in place.",
+    )
     _add_db(migrate)
     calibration = commands.add_parser(
-        "calibration", help="print how uniform p_calibrated is on held-out random directions, per set family",
+        "calibration",
+        help="print how uniform p_calibrated is on held-out random directions, per set family",
         description="Print, per model and token set family, the fraction of held-out random directions' calibrated "
-                    "p-values below 0.01, 0.001 and 1e-4, observed over nominal (1.00 is perfect). Reads the "
-                    "held-out p-values stored at ingest, or scores fresh directions with --directions.")
+        "p-values below 0.01, 0.001 and 1e-4, observed over nominal (1.00 is perfect). Reads the "
+        "held-out p-values stored at ingest, or scores fresh directions with --directions.",
+    )
     _add_db(calibration)
-    calibration.add_argument("--model", default=None, metavar="NAME",
-                             help="only this model of the catalog (default: every model)")
-    calibration.add_argument("--directions", type=int, default=0, metavar="N",
-                             help="score N fresh random directions through the stored unembedding instead of reading "
-                                  "the stored held-out p-values (default 0: read them)")
-    calibration.add_argument("--seed", type=int, default=1_000_003, metavar="S",
-                             help="seed of the fresh directions; differs from the null's and the stored hold-out's "
-                                  "(default 1000003)")
-    calibration.add_argument("--chunk-size", type=int, default=256, metavar="N",
-                             help="fresh directions scored at a time; bounds memory (default 256)")
-    calibration.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
-                             help="where fresh directions are scored (default auto: CUDA if present)")
+    calibration.add_argument(
+        "--model", default=None, metavar="NAME", help="only this model of the catalog (default: every model)"
+    )
+    calibration.add_argument(
+        "--directions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="score N fresh random directions through the stored unembedding instead of reading "
+        "the stored held-out p-values (default 0: read them)",
+    )
+    calibration.add_argument(
+        "--seed",
+        type=int,
+        default=1_000_003,
+        metavar="S",
+        help="seed of the fresh directions; differs from the null's and the stored hold-out's (default 1000003)",
+    )
+    calibration.add_argument(
+        "--chunk-size",
+        type=int,
+        default=256,
+        metavar="N",
+        help="fresh directions scored at a time; bounds memory (default 256)",
+    )
+    calibration.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        default="auto",
+        help="where fresh directions are scored (default auto: CUDA if present)",
+    )
     return parser
 
 
 def _scoring_config(args: argparse.Namespace, **values: Any) -> IngestConfig:
-    return IngestConfig(db=args.db, device=args.device, chunk_size=args.chunk_size, token_sets_file=args.token_sets,
-                        null_directions=args.null_directions, null_holdout=args.null_holdout,
-                        drop_missing_sets=args.drop_missing_sets, **values)
+    return IngestConfig(
+        db=args.db,
+        device=args.device,
+        chunk_size=args.chunk_size,
+        token_sets_file=args.token_sets,
+        null_directions=args.null_directions,
+        null_holdout=args.null_holdout,
+        drop_missing_sets=args.drop_missing_sets,
+        **values,
+    )
 
 
 def _ingest_config(args: argparse.Namespace, **values: Any) -> IngestConfig:
@@ -146,11 +229,20 @@ def _ingest_config(args: argparse.Namespace, **values: Any) -> IngestConfig:
 def _cmd_run(args: argparse.Namespace) -> None:
     from ingest.runner import IngestRunner
 
-    config = _ingest_config(args, model=args.model, model_name=args.model_name, release=args.release,
-                            sae_ids=args.sae_id, sae_dirs=args.sae_dir, release_name=args.release_name)
+    config = _ingest_config(
+        args,
+        model=args.model,
+        model_name=args.model_name,
+        release=args.release,
+        sae_ids=args.sae_id,
+        sae_dirs=args.sae_dir,
+        release_name=args.release_name,
+    )
     summary = IngestRunner(config).run()
-    print(f"run {summary.run_id}: {len(summary.written)} SAEs written, {len(summary.skipped)} already present, "
-          f"catalog {args.db}")
+    print(
+        f"run {summary.run_id}: {len(summary.written)} SAEs written, {len(summary.skipped)} already present, "
+        f"catalog {args.db}"
+    )
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
@@ -189,8 +281,9 @@ def _cmd_migrate(args: argparse.Namespace) -> None:
     from catalog.schema import recorded_version
 
     if not Path(args.db).exists():
-        raise IngestInputError(f"catalog {args.db} does not exist, so there is nothing to migrate; pass --db with an "
-                               "existing catalog")
+        raise IngestInputError(
+            f"catalog {args.db} does not exist, so there is nothing to migrate; pass --db with an existing catalog"
+        )
     con = open_for_write(args.db)  # upgrades in one transaction
     try:
         steps = con.execute("SELECT version, description FROM schema_migrations ORDER BY version").fetchall()
@@ -207,17 +300,26 @@ def _cmd_calibration(args: argparse.Namespace) -> None:
 
     if not Path(args.db).exists():
         raise IngestInputError(f"catalog {args.db} does not exist; pass --db with an existing catalog")
-    rows = calibration_rows(args.db, args.model, args.directions, args.seed, args.chunk_size,
-                            resolve_device(args.device))
-    source = f"{args.directions} fresh random directions (seed {args.seed})" if args.directions else \
-        "the held-out random directions stored with the null"
+    rows = calibration_rows(
+        args.db, args.model, args.directions, args.seed, args.chunk_size, resolve_device(args.device)
+    )
+    source = (
+        f"{args.directions} fresh random directions (seed {args.seed})"
+        if args.directions
+        else "the held-out random directions stored with the null"
+    )
     print(f"p_calibrated on {source}: observed / nominal fraction below each level (1.00 = calibrated)")
     print(format_table(rows))
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
-    "run": _cmd_run, "demo": _cmd_demo, "sets": _cmd_sets, "rescore": _cmd_rescore, "releases": _cmd_releases,
-    "migrate": _cmd_migrate, "calibration": _cmd_calibration,
+    "run": _cmd_run,
+    "demo": _cmd_demo,
+    "sets": _cmd_sets,
+    "rescore": _cmd_rescore,
+    "releases": _cmd_releases,
+    "migrate": _cmd_migrate,
+    "calibration": _cmd_calibration,
 }
 
 

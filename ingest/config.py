@@ -27,22 +27,22 @@ DEVICE_CHOICES = ("auto", "cpu", "cuda")
 @dataclass
 class IngestConfig:
     db: Path
-    model: str | None = None              # hub id or local model folder; a release brings its own
-    model_name: str | None = None         # the catalog's name for the model (default: release's, or folder name)
-    release: str | None = None            # a registry release to download
-    sae_ids: list[str] = field(default_factory=list)   # SAEs of the release (all when empty)
+    model: str | None = None  # hub id or local model folder; a release brings its own
+    model_name: str | None = None  # the catalog's name for the model (default: release's, or folder name)
+    release: str | None = None  # a registry release to download
+    sae_ids: list[str] = field(default_factory=list)  # SAEs of the release (all when empty)
     sae_dirs: list[Path] = field(default_factory=list)  # local SAELens folders
-    release_name: str = "local"           # release name recorded for --sae-dir SAEs
-    device: str = "auto"                  # auto | cpu | cuda
-    chunk_size: int | None = None         # features per chunk; bounds memory (default by device)
+    release_name: str = "local"  # release name recorded for --sae-dir SAEs
+    device: str = "auto"  # auto | cpu | cuda
+    chunk_size: int | None = None  # features per chunk; bounds memory (default by device)
     top_k: int = 10
-    force: bool = False                   # recompute SAEs already in the catalog
-    token_sets_file: Path | None = None   # user-defined token sets (TOML or YAML)
+    force: bool = False  # recompute SAEs already in the catalog
+    token_sets_file: Path | None = None  # user-defined token sets (TOML or YAML)
     enrichment: bool = True
-    null_directions: int = 4096          # random directions the null and its tail fit come from
-    null_holdout: int = 1024             # further directions (another seed) whose calibrated p are stored, as a check
+    null_directions: int = 4096  # random directions the null and its tail fit come from
+    null_holdout: int = 1024  # further directions (another seed) whose calibrated p are stored, as a check
     null_seed: int = 0
-    drop_missing_sets: bool = False       # delete stored sets the current library cannot build (else: an error)
+    drop_missing_sets: bool = False  # delete stored sets the current library cannot build (else: an error)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -52,14 +52,19 @@ class IngestConfig:
         if self.chunk_size is not None and self.chunk_size <= 0:
             raise IngestInputError(f"--chunk-size {self.chunk_size} must be a positive number of features")
         if self.top_k <= 0:
-            raise IngestInputError(f"--top-k {self.top_k} must be a positive number of tokens "
-                                   "(stored per feature and direction)")
+            raise IngestInputError(
+                f"--top-k {self.top_k} must be a positive number of tokens (stored per feature and direction)"
+            )
         if self.enrichment and self.null_directions <= 0:
-            raise IngestInputError(f"--null-directions {self.null_directions} must be a positive number of random "
-                                   "directions (the enrichment null); use --no-enrichment to skip enrichment")
+            raise IngestInputError(
+                f"--null-directions {self.null_directions} must be a positive number of random "
+                "directions (the enrichment null); use --no-enrichment to skip enrichment"
+            )
         if self.null_holdout < 0:
-            raise IngestInputError(f"--null-holdout {self.null_holdout} must be zero (none) or a positive number of "
-                                   "held-out random directions")
+            raise IngestInputError(
+                f"--null-holdout {self.null_holdout} must be zero (none) or a positive number of "
+                "held-out random directions"
+            )
 
     def resolve_chunk_size(self, device: torch.device) -> int:
         return self.chunk_size or DEFAULT_CHUNK_SIZE[device.type]

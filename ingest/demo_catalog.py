@@ -13,8 +13,15 @@ from ingest.sources.demo import DEMO_MODEL_NAME, DEMO_RELEASE, build_demo_folder
 
 def build_demo_catalog(config: IngestConfig, cache_dir: Path | None = None) -> RunSummary:
     folders = build_demo_folders(cache_dir)
-    demo_config = replace(config, model=str(folders.model), model_name=DEMO_MODEL_NAME, release=None, sae_ids=[],
-                          sae_dirs=list(folders.saes), release_name=DEMO_RELEASE)
+    demo_config = replace(
+        config,
+        model=str(folders.model),
+        model_name=DEMO_MODEL_NAME,
+        release=None,
+        sae_ids=[],
+        sae_dirs=list(folders.saes),
+        release_name=DEMO_RELEASE,
+    )
     return IngestRunner(demo_config).run()
 
 
@@ -24,8 +31,9 @@ def demo_summary(db_path: Path) -> str:
     try:
         lines = [f"catalog {db_path}:"]
         for sae_id, layer, d_sae, n_features in con.execute(
-                "SELECT s.sae_id, s.layer, s.d_sae, count(f.feature) FROM saes s LEFT JOIN features f USING (sae_id)"
-                " GROUP BY ALL ORDER BY s.sae_id").fetchall():
+            "SELECT s.sae_id, s.layer, s.d_sae, count(f.feature) FROM saes s LEFT JOIN features f USING (sae_id)"
+            " GROUP BY ALL ORDER BY s.sae_id"
+        ).fetchall():
             lines.append(f"  {sae_id:40s} layer {layer}  {n_features}/{d_sae} features")
         n_sets, n_rows = con.execute(
             "SELECT (SELECT count(*) FROM token_sets), (SELECT count(*) FROM enrichment)"

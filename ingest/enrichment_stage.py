@@ -53,11 +53,11 @@ CatalogOpener = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 
 @dataclass(frozen=True)
 class EnrichmentContext:
-    set_ids: np.ndarray          # [n_sets] catalog ids, in the order of the score columns
+    set_ids: np.ndarray  # [n_sets] catalog ids, in the order of the score columns
     set_names: list[str]
     index: SetIndex
-    null_sorted: np.ndarray      # [n_sets, n_directions] ascending
-    fit: TailFit                 # the tail model of each set's null
+    null_sorted: np.ndarray  # [n_sets, n_directions] ascending
+    fit: TailFit  # the tail model of each set's null
 
     @property
     def n_sets(self) -> int:
@@ -75,8 +75,12 @@ class EnrichmentContext:
 
 
 def library_rows(library: TokenSetLibrary) -> list[TokenSetRow]:
-    return [TokenSetRow(name=s.name, family=s.family, definition=s.definition, token_ids=s.token_ids,
-                        dropped_words=tuple(s.dropped)) for s in library.sets]
+    return [
+        TokenSetRow(
+            name=s.name, family=s.family, definition=s.definition, token_ids=s.token_ids, dropped_words=tuple(s.dropped)
+        )
+        for s in library.sets
+    ]
 
 
 def build_token_sets(vocab: Vocabulary, user_file: Path | None) -> TokenSetLibrary:
@@ -91,21 +95,36 @@ def holdout_seed(seed: int) -> int:
     return seed + 1
 
 
-def holdout_p_values(W_U: torch.Tensor, index: SetIndex, null_sorted: np.ndarray, fit: TailFit, n_directions: int,
-                     seed: int, desc: str = "held-out null") -> np.ndarray:
+def holdout_p_values(
+    W_U: torch.Tensor,
+    index: SetIndex,
+    null_sorted: np.ndarray,
+    fit: TailFit,
+    n_directions: int,
+    seed: int,
+    desc: str = "held-out null",
+) -> np.ndarray:
     """p_calibrated of `n_directions` random unit directions drawn with `seed` -> [n_sets, n_directions]."""
     d_model = W_U.shape[0]
     directions = random_unit_directions(d_model, n_directions, seed)
     d = np.empty((n_directions, index.n_sets))
     for start in range(0, n_directions, 256):
-        chunk = directions[start:start + 256].to(device=W_U.device, dtype=W_U.dtype)
-        d[start:start + chunk.shape[0]] = enrichment_scores(chunk @ W_U, index)[0].cpu().numpy()
+        chunk = directions[start : start + 256].to(device=W_U.device, dtype=W_U.dtype)
+        d[start : start + chunk.shape[0]] = enrichment_scores(chunk @ W_U, index)[0].cpu().numpy()
     return p_calibrated(d, null_sorted, fit).T
 
 
-def prepare_enrichment(catalog: CatalogOpener, model_name: str, W_U: torch.Tensor, library: TokenSetLibrary,
-                       n_directions: int, seed: int, device: torch.device,
-                       rescore_hint: str | None = None, n_holdout: int = 1024) -> EnrichmentContext:
+def prepare_enrichment(
+    catalog: CatalogOpener,
+    model_name: str,
+    W_U: torch.Tensor,
+    library: TokenSetLibrary,
+    n_directions: int,
+    seed: int,
+    device: torch.device,
+    rescore_hint: str | None = None,
+    n_holdout: int = 1024,
+) -> EnrichmentContext:
     """Sync the library into the catalog and load (or compute and store) its null distribution, its
     tail fit and the calibrated p-values of `n_holdout` held-out directions.
 
@@ -118,8 +137,11 @@ def prepare_enrichment(catalog: CatalogOpener, model_name: str, W_U: torch.Tenso
         stored = load_null(con, model_name, set_ids.tolist(), seed, n_directions)
     if sync.changed:
         hint = f" (rescore the other SAEs with `{rescore_hint}`)" if rescore_hint else ""
-        log.info("token sets changed since they were stored: %s; their old enrichment rows were removed%s",
-                 ", ".join(sync.changed), hint)
+        log.info(
+            "token sets changed since they were stored: %s; their old enrichment rows were removed%s",
+            ", ".join(sync.changed),
+            hint,
+        )
     index = SetIndex.build([s.token_ids for s in library.sets], W_U.shape[1])
     missing = [i for i, set_id in enumerate(set_ids) if int(set_id) not in stored]
     null_sorted = np.empty((len(set_ids), n_directions), dtype=np.float64)
@@ -143,5 +165,6 @@ def prepare_enrichment(catalog: CatalogOpener, model_name: str, W_U: torch.Tenso
         holdout = holdout_p_values(W_U.to(device), sub, null_sorted[need], sub_fit, n_holdout, holdout_seed(seed))
     with catalog() as con:
         write_null_fit(con, model_name, set_ids.tolist(), fit, need, holdout, holdout_seed(seed))
-    return EnrichmentContext(set_ids=set_ids, set_names=[s.name for s in library.sets], index=index,
-                             null_sorted=null_sorted, fit=fit)
+    return EnrichmentContext(
+        set_ids=set_ids, set_names=[s.name for s in library.sets], index=index, null_sorted=null_sorted, fit=fit
+    )

@@ -17,8 +17,9 @@ from ingest.errors import IngestInputError
 from ingest.sources.vocabulary import Vocabulary
 from ingest.token_sets import TokenSetLibrary, describe_library
 
-_SETS_ALTERNATIVE = ("pass --model with a local Hugging Face model folder, or with a model that the catalog given by "
-                     "--db holds")
+_SETS_ALTERNATIVE = (
+    "pass --model with a local Hugging Face model folder, or with a model that the catalog given by --db holds"
+)
 _NAMES_SHOWN = 8
 
 
@@ -34,8 +35,10 @@ def find_in_catalog(model_ref: str, db: Path, db_given: bool) -> CatalogModel | 
     """The model from the catalog ``db`` when it holds it; None otherwise (also when a default ``db`` is absent)."""
     if not db.exists():
         if db_given:
-            raise IngestInputError(f"catalog {db} (--db) does not exist; pass an existing catalog, or leave --db "
-                                   f"out to load model {model_ref!r} itself")
+            raise IngestInputError(
+                f"catalog {db} (--db) does not exist; pass an existing catalog, or leave --db "
+                f"out to load model {model_ref!r} itself"
+            )
         return None
     con = open_read_only(db)
     try:
@@ -71,11 +74,15 @@ def compare_with_catalog(library: TokenSetLibrary, stored: CatalogModel) -> list
         return [f"{where} holds the same {len(held)} token sets"]
     lines = []
     if not_built:
-        lines.append(f"note: {where} holds {len(not_built)} sets this library does not build: {_names(not_built)} "
-                     f"(`llcat-ingest rescore --db {stored.db}` stops on them and says why)")
+        lines.append(
+            f"note: {where} holds {len(not_built)} sets this library does not build: {_names(not_built)} "
+            f"(`llcat-ingest rescore --db {stored.db}` stops on them and says why)"
+        )
     if not_held:
-        lines.append(f"note: {len(not_held)} sets of this library are not in {where} yet: {_names(not_held)} "
-                     f"(`llcat-ingest rescore --db {stored.db}` adds and scores them)")
+        lines.append(
+            f"note: {len(not_held)} sets of this library are not in {where} yet: {_names(not_held)} "
+            f"(`llcat-ingest rescore --db {stored.db}` adds and scores them)"
+        )
     return lines
 
 

@@ -32,9 +32,9 @@ class SaePipeline:
     """How every SAE of a run is computed and written: the catalog, the device, the chunk size, the
     number of top tokens, and (when scoring enrichment) the token set library with its null."""
 
-    catalog: CatalogOpener           # a short-lived read-write connection (waits out other holders of the lock)
+    catalog: CatalogOpener  # a short-lived read-write connection (waits out other holders of the lock)
     device: torch.device
-    chunk_size: int                  # features per chunk: memory is bounded by it, never by d_sae x d_vocab
+    chunk_size: int  # features per chunk: memory is bounded by it, never by d_sae x d_vocab
     top_k: int
     enrichment: EnrichmentContext | None = None
 
@@ -44,26 +44,50 @@ class SaePipeline:
         absent), its chunk size defaulted by the device, its catalog opened through ``catalog.connect``."""
         device = resolve_device(config.device)
         db = config.db
-        return cls(catalog=lambda: writing(db), device=device, chunk_size=config.resolve_chunk_size(device),
-                   top_k=config.top_k)
+        return cls(
+            catalog=lambda: writing(db), device=device, chunk_size=config.resolve_chunk_size(device), top_k=config.top_k
+        )
 
-    def with_library(self, model_name: str, W_U: torch.Tensor, library: TokenSetLibrary, config: IngestConfig,
-                     rescore_hint: str | None = None) -> SaePipeline:
+    def with_library(
+        self,
+        model_name: str,
+        W_U: torch.Tensor,
+        library: TokenSetLibrary,
+        config: IngestConfig,
+        rescore_hint: str | None = None,
+    ) -> SaePipeline:
         """This pipeline scoring ``library`` for a model: the library is synced into the catalog and its null
         loaded, or computed (``config.null_directions``, ``config.null_seed``) and stored."""
-        context = prepare_enrichment(self.catalog, model_name, W_U, library, config.null_directions, config.null_seed,
-                                     self.device, rescore_hint, n_holdout=config.null_holdout)
+        context = prepare_enrichment(
+            self.catalog,
+            model_name,
+            W_U,
+            library,
+            config.null_directions,
+            config.null_seed,
+            self.device,
+            rescore_hint,
+            n_holdout=config.null_holdout,
+        )
         return replace(self, enrichment=context)
 
     def analyse(self, W_dec: torch.Tensor, W_U: torch.Tensor, label: str = "features") -> SaeAnalysis:
         """Moments, histogram, top and bottom tokens and (with a library) enrichment d of every feature."""
         context = self.enrichment
-        return analyze_sae(W_dec, W_U, self.device, self.chunk_size, self.top_k,
-                           enrichment=context.score if context else None,
-                           n_sets=context.n_sets if context else None, label=label)
+        return analyze_sae(
+            W_dec,
+            W_U,
+            self.device,
+            self.chunk_size,
+            self.top_k,
+            enrichment=context.score if context else None,
+            n_sets=context.n_sets if context else None,
+            label=label,
+        )
 
-    def tables(self, analysis: SaeAnalysis, W_dec: torch.Tensor,
-               log10_density: torch.Tensor | None) -> dict[str, pa.Table]:
+    def tables(
+        self, analysis: SaeAnalysis, W_dec: torch.Tensor, log10_density: torch.Tensor | None
+    ) -> dict[str, pa.Table]:
         """The SAE's rows for ``store.write_sae``, keyed by table."""
         rows = {
             "features": tables.features_table(analysis, log10_density),
@@ -82,8 +106,14 @@ class SaePipeline:
         p_value, p_null, p_calibrated, q_value = context.significance(d)
         return tables.enrichment_table(d, direction, p_value, p_null, q_value, context.set_ids, p_calibrated)
 
-    def ingest(self, W_dec: torch.Tensor, W_U: torch.Tensor, record: store.SaeRecord,
-               log10_density: torch.Tensor | None = None, started: float | None = None) -> store.SaeRecord:
+    def ingest(
+        self,
+        W_dec: torch.Tensor,
+        W_U: torch.Tensor,
+        record: store.SaeRecord,
+        log10_density: torch.Tensor | None = None,
+        started: float | None = None,
+    ) -> store.SaeRecord:
         """Analyse, enrich and write one whole SAE in one transaction; returns the record written, whose
         ``seconds`` is the time since ``started`` (default: now), up to the write."""
         started = time.perf_counter() if started is None else started
@@ -102,8 +132,9 @@ class SaePipeline:
             raise ValueError("rescoring needs a token set library; make the pipeline with with_library(...) first")
         with self.catalog() as con:
             W_dec = torch.from_numpy(load_decoder(con, sae_id))
-        d, direction = score_enrichment(W_dec, W_U, self.device, self.chunk_size, context.score, context.n_sets,
-                                        label=sae_id)
+        d, direction = score_enrichment(
+            W_dec, W_U, self.device, self.chunk_size, context.score, context.n_sets, label=sae_id
+        )
         rows = self.enrichment_rows(d, direction)
         with self.catalog() as con:
             store.write_enrichment(con, sae_id, rows)

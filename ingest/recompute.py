@@ -36,9 +36,9 @@ class _ModelPlan:
 
     model_name: str
     sae_ids: list[str]
-    W_U: torch.Tensor            # [d_model, d_vocab]
+    W_U: torch.Tensor  # [d_model, d_vocab]
     library: TokenSetLibrary
-    to_drop: list[str]           # stored sets the library lacks, dropped on request
+    to_drop: list[str]  # stored sets the library lacks, dropped on request
 
 
 def _saes_by_model(db_path: Path) -> dict[str, list[str]]:
@@ -46,7 +46,8 @@ def _saes_by_model(db_path: Path) -> dict[str, list[str]]:
         raise IngestInputError(
             f"catalog {db_path} does not exist, so there is no enrichment to recompute; build it first with "
             f"`llcat-ingest demo --db {db_path}` or `llcat-ingest run --release gpt2-small-res-jb --db {db_path}`, "
-            "or pass --db with an existing catalog")
+            "or pass --db with an existing catalog"
+        )
     reader = open_read_only(db_path)
     try:
         rows = reader.execute("SELECT model_name, sae_id FROM saes ORDER BY sae_id").fetchall()
@@ -56,8 +57,10 @@ def _saes_by_model(db_path: Path) -> dict[str, list[str]]:
     for model_name, sae_id in rows:
         saes_of_model.setdefault(model_name, []).append(sae_id)
     if not saes_of_model:
-        raise IngestInputError(f"catalog {db_path} holds no SAEs yet, so there is no enrichment to recompute; ingest "
-                               f"some with `llcat-ingest run --release gpt2-small-res-jb --db {db_path}` first")
+        raise IngestInputError(
+            f"catalog {db_path} holds no SAEs yet, so there is no enrichment to recompute; ingest "
+            f"some with `llcat-ingest run --release gpt2-small-res-jb --db {db_path}` first"
+        )
     return saes_of_model
 
 
@@ -98,7 +101,11 @@ def recompute_enrichment(config: IngestConfig) -> list[str]:
         for sae_id in tqdm(plan.sae_ids, desc=f"{plan.model_name} SAEs", unit="sae"):
             started = time.perf_counter()
             scoring.rescore(sae_id, plan.W_U)
-            log.info("%s: enrichment for %d sets recomputed in %.1f s", sae_id, len(plan.library.sets),
-                     time.perf_counter() - started)
+            log.info(
+                "%s: enrichment for %d sets recomputed in %.1f s",
+                sae_id,
+                len(plan.library.sets),
+                time.perf_counter() - started,
+            )
             done.append(sae_id)
     return done

@@ -76,8 +76,9 @@ def remove_created_catalog(db: Path, run_id: str) -> None:
         names = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         others = 0
         if {"runs", "saes"} <= names:
-            row = con.execute("SELECT (SELECT count(*) FROM runs WHERE run_id <> $r) + (SELECT count(*) FROM saes)",
-                              {"r": run_id}).fetchone()
+            row = con.execute(
+                "SELECT (SELECT count(*) FROM runs WHERE run_id <> $r) + (SELECT count(*) FROM saes)", {"r": run_id}
+            ).fetchone()
             others = row[0] if row else 0
     finally:
         con.close()
@@ -95,7 +96,7 @@ def _neuronpedia_id_from_cfg(sae: LoadedSae) -> str | None:
 
 class IngestRunner:
     def __init__(self, config: IngestConfig) -> None:
-        self.config = config                                  # validated when it was made
+        self.config = config  # validated when it was made
         self.pipeline = SaePipeline.from_config(config)  # resolves the device: CUDA asked for and absent fails here
         self.device = self.pipeline.device
         self.chunk_size = self.pipeline.chunk_size

@@ -43,13 +43,15 @@ def _reason(family: str) -> str:
     return "the current library does not build them (see the warnings above)"
 
 
-def missing_from_library(con: duckdb.DuckDBPyConnection, model_name: str,
-                         library: TokenSetLibrary) -> list[MissingFamily]:
+def missing_from_library(
+    con: duckdb.DuckDBPyConnection, model_name: str, library: TokenSetLibrary
+) -> list[MissingFamily]:
     """The catalog's sets for ``model_name`` that ``library`` does not hold, grouped by family."""
     built = set(library.names())
     by_family: dict[str, list[str]] = {}
-    for name, family in con.execute("SELECT name, family FROM token_sets WHERE model_name = $m ORDER BY set_id",
-                                    {"m": model_name}).fetchall():
+    for name, family in con.execute(
+        "SELECT name, family FROM token_sets WHERE model_name = $m ORDER BY set_id", {"m": model_name}
+    ).fetchall():
         if name not in built:
             by_family.setdefault(family, []).append(name)
     return [MissingFamily(family, names, _reason(family)) for family, names in by_family.items()]
@@ -58,8 +60,10 @@ def missing_from_library(con: duckdb.DuckDBPyConnection, model_name: str,
 def _fixes(missing: Sequence[MissingFamily]) -> str:
     fixes = []
     if any(group.reason.startswith("NLTK data") for group in missing):
-        fixes.append(f"install the NLTK data with `{setup_command()}` (add --copy-from DIR to copy it from a folder "
-                     "that holds it) and re-run")
+        fixes.append(
+            f"install the NLTK data with `{setup_command()}` (add --copy-from DIR to copy it from a folder "
+            "that holds it) and re-run"
+        )
     if any(group.family == "user" for group in missing):
         fixes.append("pass the --token-sets file that defined them")
     fixes.append("or pass --drop-missing-sets to delete these sets and their enrichment on purpose")
@@ -76,11 +80,13 @@ def missing_sets_error(db: Path | str, model_name: str, missing: Sequence[Missin
     return IngestInputError(
         f"catalog {db} holds {count} token sets of model {model_name!r} that the current token set library cannot "
         f"build, so rewriting the enrichment would leave them without scores: {'; '.join(groups)}. Nothing was "
-        f"written. Fix: {_fixes(missing)}")
+        f"written. Fix: {_fixes(missing)}"
+    )
 
 
-def check_stored_sets(con: duckdb.DuckDBPyConnection, db: Path | str, model_name: str, library: TokenSetLibrary,
-                      drop_missing: bool) -> list[str]:
+def check_stored_sets(
+    con: duckdb.DuckDBPyConnection, db: Path | str, model_name: str, library: TokenSetLibrary, drop_missing: bool
+) -> list[str]:
     """The names of the catalog's sets that ``library`` lacks, to be dropped; raises IngestInputError
     naming them (and the fix) when there are any and ``drop_missing`` is false."""
     missing = missing_from_library(con, model_name, library)
@@ -93,13 +99,20 @@ def drop_token_sets(con: duckdb.DuckDBPyConnection, model_name: str, names: Sequ
     """Delete the named sets of the model with their members, null and enrichment, in one transaction."""
     if not names:
         return
-    set_ids = [row[0] for row in con.execute(
-        "SELECT set_id FROM token_sets WHERE model_name = $m AND list_contains($names, name)",
-        {"m": model_name, "names": list(names)}).fetchall()]
+    set_ids = [
+        row[0]
+        for row in con.execute(
+            "SELECT set_id FROM token_sets WHERE model_name = $m AND list_contains($names, name)",
+            {"m": model_name, "names": list(names)},
+        ).fetchall()
+    ]
     with transaction(con):
         # children first: enrichment, null and members reference the set
         for table_name in ("enrichment", "enrichment_null", "token_set_members", "token_sets"):
             con.execute(f"DELETE FROM {table_name} WHERE list_contains($ids, set_id)", {"ids": set_ids})
-    log.info("dropped %d token sets of %r that the library no longer builds, with their enrichment: %s",
-                len(set_ids), model_name, ", ".join(names))
-
+    log.info(
+        "dropped %d token sets of %r that the library no longer builds, with their enrichment: %s",
+        len(set_ids),
+        model_name,
+        ", ".join(names),
+    )

@@ -37,29 +37,44 @@ def features_table(analysis: SaeAnalysis, log10_density: torch.Tensor | None) ->
 
 
 def decoder_table(W_dec: torch.Tensor) -> pa.Table:
-    return pa.table({
-        "feature": pa.array(np.arange(W_dec.shape[0], dtype=np.int32)),
-        "vec": _vectors(W_dec.numpy()),
-    })
+    return pa.table(
+        {
+            "feature": pa.array(np.arange(W_dec.shape[0], dtype=np.int32)),
+            "vec": _vectors(W_dec.numpy()),
+        }
+    )
 
 
 def feature_tokens_table(analysis: SaeAnalysis) -> pa.Table:
     parts = []
-    for direction, ids, values in (("top", analysis.top_ids, analysis.top_values),
-                                   ("bottom", analysis.bottom_ids, analysis.bottom_values)):
+    for direction, ids, values in (
+        ("top", analysis.top_ids, analysis.top_values),
+        ("bottom", analysis.bottom_ids, analysis.bottom_values),
+    ):
         d_sae, k = ids.shape
-        parts.append(pa.table({
-            "feature": pa.array(np.repeat(np.arange(d_sae, dtype=np.int32), k)),
-            "direction": pa.array([direction] * (d_sae * k), pa.string()),
-            "rank": pa.array(np.tile(np.arange(k, dtype=np.int32), d_sae)),
-            "token_id": pa.array(ids.reshape(-1).astype(np.int32)),
-            "value": pa.array(values.reshape(-1).astype(np.float64)),
-        }))
+        parts.append(
+            pa.table(
+                {
+                    "feature": pa.array(np.repeat(np.arange(d_sae, dtype=np.int32), k)),
+                    "direction": pa.array([direction] * (d_sae * k), pa.string()),
+                    "rank": pa.array(np.tile(np.arange(k, dtype=np.int32), d_sae)),
+                    "token_id": pa.array(ids.reshape(-1).astype(np.int32)),
+                    "value": pa.array(values.reshape(-1).astype(np.float64)),
+                }
+            )
+        )
     return pa.concat_tables(parts)
 
 
-def enrichment_table(d: np.ndarray, direction: np.ndarray, p_value: np.ndarray, p_null: np.ndarray,
-                     q_value: np.ndarray, set_ids: np.ndarray, p_calibrated: np.ndarray | None = None) -> pa.Table:
+def enrichment_table(
+    d: np.ndarray,
+    direction: np.ndarray,
+    p_value: np.ndarray,
+    p_null: np.ndarray,
+    q_value: np.ndarray,
+    set_ids: np.ndarray,
+    p_calibrated: np.ndarray | None = None,
+) -> pa.Table:
     """All [d_sae, n_sets] arrays flattened set-major: rows land sorted by (set_id, feature) within
     the SAE, so that DuckDB's per-block min/max on set_id lets "top features for a set" read only
     that set's blocks (17x faster at GPT-2 scale than feature-major order)."""
@@ -68,28 +83,35 @@ def enrichment_table(d: np.ndarray, direction: np.ndarray, p_value: np.ndarray, 
     def set_major(values: np.ndarray, dtype: type) -> pa.Array:
         return pa.array(np.ascontiguousarray(values.T, dtype=dtype).reshape(-1))
 
-    return pa.table({
-        "feature": pa.array(np.tile(np.arange(d_sae, dtype=np.int32), n_sets)),
-        "set_id": pa.array(np.repeat(np.asarray(set_ids, dtype=np.int32), d_sae)),
-        "d": set_major(d, np.float32),
-        "direction": set_major(direction, np.int8),
-        "p_value": set_major(p_value, np.float64),
-        "p_null": set_major(p_null, np.float64),
-        "q_value": set_major(q_value, np.float64),
-    } | ({} if p_calibrated is None else {"p_calibrated": set_major(p_calibrated, np.float64)}))
+    return pa.table(
+        {
+            "feature": pa.array(np.tile(np.arange(d_sae, dtype=np.int32), n_sets)),
+            "set_id": pa.array(np.repeat(np.asarray(set_ids, dtype=np.int32), d_sae)),
+            "d": set_major(d, np.float32),
+            "direction": set_major(direction, np.int8),
+            "p_value": set_major(p_value, np.float64),
+            "p_null": set_major(p_null, np.float64),
+            "q_value": set_major(q_value, np.float64),
+        }
+        | ({} if p_calibrated is None else {"p_calibrated": set_major(p_calibrated, np.float64)})
+    )
 
 
 def tokens_table(raw: list[str], text: list[str]) -> pa.Table:
-    return pa.table({
-        "token_id": pa.array(np.arange(len(raw), dtype=np.int32)),
-        "token": pa.array(text, pa.string()),
-        "raw": pa.array(raw, pa.string()),
-    })
+    return pa.table(
+        {
+            "token_id": pa.array(np.arange(len(raw), dtype=np.int32)),
+            "token": pa.array(text, pa.string()),
+            "raw": pa.array(raw, pa.string()),
+        }
+    )
 
 
 def unembed_table(W_U: torch.Tensor) -> pa.Table:
     """W_U [d_model, d_vocab] -> one row per token holding its column."""
-    return pa.table({
-        "token_id": pa.array(np.arange(W_U.shape[1], dtype=np.int32)),
-        "vec": _vectors(W_U.T.contiguous().numpy()),
-    })
+    return pa.table(
+        {
+            "token_id": pa.array(np.arange(W_U.shape[1], dtype=np.int32)),
+            "vec": _vectors(W_U.T.contiguous().numpy()),
+        }
+    )

@@ -19,8 +19,16 @@ from pathlib import Path
 import pytest
 
 SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 INSTALL_HINT = "run `make browser` (Debian's chromium and the playwright package) first"
 
 
@@ -47,8 +55,10 @@ def wait_until_serving(base_url: str, server: subprocess.Popen, log: Path, timeo
         except OSError:
             pass
         if server.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"the server did not answer on {base_url} (exit status {server.poll()}); its log:\n"
-                        f"{log.read_text(errors='replace')[-5000:]}")
+            pytest.fail(
+                f"the server did not answer on {base_url} (exit status {server.poll()}); its log:\n"
+                f"{log.read_text(errors='replace')[-5000:]}"
+            )
         time.sleep(0.5)
 
 
@@ -74,11 +84,13 @@ def settle(page, *texts: str, charts: int = 0, timeout_ms: int = 30_000) -> None
     that the page shows no exception."""
     for text in texts:
         page.get_by_text(text, exact=False).first.wait_for(timeout=timeout_ms)
-    done = ("n => document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState === 'notRunning'"
-            " && !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-            " && document.querySelectorAll('.js-plotly-plot .main-svg').length >= n")
+    done = (
+        "n => document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState === 'notRunning'"
+        " && !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " && document.querySelectorAll('.js-plotly-plot .main-svg').length >= n"
+    )
     page.wait_for_function(done, arg=charts, timeout=timeout_ms)
-    page.wait_for_timeout(400)   # a page that reruns itself (st.rerun) starts again within this
+    page.wait_for_timeout(400)  # a page that reruns itself (st.rerun) starts again within this
     page.wait_for_function(done, arg=charts, timeout=timeout_ms)
     exceptions = page.locator('[data-testid="stException"]')
     assert exceptions.count() == 0, exceptions.first.inner_text()

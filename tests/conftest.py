@@ -59,6 +59,7 @@ def report(request: pytest.FixtureRequest, capsys: pytest.CaptureFixture) -> Cal
         if request.config.get_verbosity() > 0:
             with capsys.disabled():
                 print(f"\n{text.strip(chr(10))}")
+
     return write
 
 

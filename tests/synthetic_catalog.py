@@ -57,14 +57,55 @@ def _vectors(matrix: np.ndarray) -> pa.Array:
 def set_names(n_sets: int) -> list[tuple[str, str]]:
     """(name, family) in the notebook's naming, padded with numbered sets up to ``n_sets``."""
     names = [(letter, "letters") for letter in string.ascii_lowercase]
-    names += [(name, "regex") for name in ("starts_with_space", "starts_with_capital", "starts_with_lower",
-                                            "all_digits", "is_punctuation", "all_caps", "1 digit", "2 digits")]
-    names += [(f"nltk_pos_{tag}", "nltk_pos") for tag in ("NN", "NNS", "NNP", "VB", "VBD", "VBG", "VBN", "VBZ",
-                                                          "JJ", "RB", "PRP", "DT", "IN", "CD", "WP", "WDT")]
+    names += [
+        (name, "regex")
+        for name in (
+            "starts_with_space",
+            "starts_with_capital",
+            "starts_with_lower",
+            "all_digits",
+            "is_punctuation",
+            "all_caps",
+            "1 digit",
+            "2 digits",
+        )
+    ]
+    names += [
+        (f"nltk_pos_{tag}", "nltk_pos")
+        for tag in (
+            "NN",
+            "NNS",
+            "NNP",
+            "VB",
+            "VBD",
+            "VBG",
+            "VBN",
+            "VBZ",
+            "JJ",
+            "RB",
+            "PRP",
+            "DT",
+            "IN",
+            "CD",
+            "WP",
+            "WDT",
+        )
+    ]
     names += [("boys_names", "names"), ("girls_names", "names")]
     names += [(f"{decade}'s", "word_list") for decade in range(1910, 2020, 10)]
-    names += [(name, "word_list") for name in ("colors", "positive_words", "negative_words", "emotions",
-                                               "capital_cities", "countries", "spanish_words", "french_words")]
+    names += [
+        (name, "word_list")
+        for name in (
+            "colors",
+            "positive_words",
+            "negative_words",
+            "emotions",
+            "capital_cities",
+            "countries",
+            "spanish_words",
+            "french_words",
+        )
+    ]
     names += [(f"synthetic_set_{i}", "synthetic") for i in range(len(names), n_sets)]
     return names[:n_sets]
 
@@ -74,14 +115,29 @@ def write_model(con: duckdb.DuckDBPyConnection, shape: BenchShape, rng: np.rando
     tokens[PARIS_TOKEN_ID] = " Paris"
     W_U = rng.standard_normal((shape.d_vocab, shape.d_model), dtype=np.float32)
     with transaction(con):
-        con.execute("INSERT INTO models (model_name, d_model, d_vocab, source, processing, fingerprint, run_id)"
-                    " VALUES ($m, $d, $v, 'synthetic', 'none', 'synthetic', 'bench')",
-                    {"m": MODEL, "d": shape.d_model, "v": shape.d_vocab})
-        insert_rows(con, "tokens", pa.table({"token_id": np.arange(shape.d_vocab, dtype=np.int32),
-                                             "token": tokens, "raw": [t.replace(" ", "Ġ") for t in tokens]}),
-                    {"model_name": MODEL})
-        insert_rows(con, "unembed", pa.table({"token_id": np.arange(shape.d_vocab, dtype=np.int32),
-                                              "vec": _vectors(W_U)}), {"model_name": MODEL})
+        con.execute(
+            "INSERT INTO models (model_name, d_model, d_vocab, source, processing, fingerprint, run_id)"
+            " VALUES ($m, $d, $v, 'synthetic', 'none', 'synthetic', 'bench')",
+            {"m": MODEL, "d": shape.d_model, "v": shape.d_vocab},
+        )
+        insert_rows(
+            con,
+            "tokens",
+            pa.table(
+                {
+                    "token_id": np.arange(shape.d_vocab, dtype=np.int32),
+                    "token": tokens,
+                    "raw": [t.replace(" ", "Ġ") for t in tokens],
+                }
+            ),
+            {"model_name": MODEL},
+        )
+        insert_rows(
+            con,
+            "unembed",
+            pa.table({"token_id": np.arange(shape.d_vocab, dtype=np.int32), "vec": _vectors(W_U)}),
+            {"model_name": MODEL},
+        )
 
 
 def write_token_sets(con: duckdb.DuckDBPyConnection, shape: BenchShape, rng: np.random.Generator) -> np.ndarray:
@@ -91,31 +147,56 @@ def write_token_sets(con: duckdb.DuckDBPyConnection, shape: BenchShape, rng: np.
     sizes = np.exp(rng.uniform(np.log(10), np.log(min(20_000, shape.d_vocab - 1)), len(names))).astype(np.int64)
     members = [np.sort(rng.choice(shape.d_vocab, size, replace=False)).astype(np.int32) for size in sizes]
     with transaction(con):
-        insert_rows(con, "token_sets", pa.table({
-            "set_id": set_ids, "model_name": [MODEL] * len(names), "name": [n for n, _ in names],
-            "family": [f for _, f in names], "definition": ["synthetic random members"] * len(names),
-            "size": sizes.astype(np.int32), "dropped_words": pa.array([[]] * len(names), pa.list_(pa.string()))}))
-        insert_rows(con, "token_set_members", pa.table({
-            "set_id": np.repeat(set_ids, sizes), "token_id": np.concatenate(members)}))
+        insert_rows(
+            con,
+            "token_sets",
+            pa.table(
+                {
+                    "set_id": set_ids,
+                    "model_name": [MODEL] * len(names),
+                    "name": [n for n, _ in names],
+                    "family": [f for _, f in names],
+                    "definition": ["synthetic random members"] * len(names),
+                    "size": sizes.astype(np.int32),
+                    "dropped_words": pa.array([[]] * len(names), pa.list_(pa.string())),
+                }
+            ),
+        )
+        insert_rows(
+            con,
+            "token_set_members",
+            pa.table({"set_id": np.repeat(set_ids, sizes), "token_id": np.concatenate(members)}),
+        )
     return set_ids
 
 
 def _features_table(shape: BenchShape, rng: np.random.Generator) -> pa.Table:
     n = shape.d_sae
     log10_density = rng.normal(-3.0, 0.8, n)
-    log10_density[rng.random(n) < 0.01] = -10.0   # ~1% dead, as in the real SAEs
+    log10_density[rng.random(n) < 0.01] = -10.0  # ~1% dead, as in the real SAEs
     skewness = rng.gamma(2.0, 0.15, n) + np.where(rng.random(n) < 0.002, rng.uniform(2, 6, n), 0.0)
     std = rng.uniform(0.1, 0.2, n)
     hist = rng.integers(0, 5000, (n, N_BINS)).astype(np.int32)
     stats = {name: rng.normal(0, 1, n) for name in ("mean", "cos_mean", "cos_skewness")}
-    return pa.table({
-        "feature": np.arange(n, dtype=np.int32), "log10_density": log10_density,
-        "is_dead": log10_density < -9, "decoder_norm": rng.uniform(0.9, 1.1, n),
-        "mean": stats["mean"] * 1e-8, "std": std, "skewness": skewness,
-        "kurtosis": 3.0 + rng.gamma(1.0, 1.0, n) + skewness**2 * 4,
-        "cos_mean": stats["cos_mean"] * 1e-8, "cos_std": std / 3, "cos_skewness": stats["cos_skewness"] * 0.3,
-        "cos_kurtosis": 3.0 + rng.gamma(1.0, 1.0, n), "logit_min": -5 * std, "logit_max": 5 * std,
-        "hist_counts": pa.FixedSizeListArray.from_arrays(pa.array(hist.reshape(-1)), N_BINS)})
+    return pa.table(
+        {
+            "feature": np.arange(n, dtype=np.int32),
+            "log10_density": log10_density,
+            "is_dead": log10_density < -9,
+            "decoder_norm": rng.uniform(0.9, 1.1, n),
+            "mean": stats["mean"] * 1e-8,
+            "std": std,
+            "skewness": skewness,
+            "kurtosis": 3.0 + rng.gamma(1.0, 1.0, n) + skewness**2 * 4,
+            "cos_mean": stats["cos_mean"] * 1e-8,
+            "cos_std": std / 3,
+            "cos_skewness": stats["cos_skewness"] * 0.3,
+            "cos_kurtosis": 3.0 + rng.gamma(1.0, 1.0, n),
+            "logit_min": -5 * std,
+            "logit_max": 5 * std,
+            "hist_counts": pa.FixedSizeListArray.from_arrays(pa.array(hist.reshape(-1)), N_BINS),
+        }
+    )
 
 
 def _feature_tokens_table(shape: BenchShape, rng: np.random.Generator) -> pa.Table:
@@ -123,12 +204,17 @@ def _feature_tokens_table(shape: BenchShape, rng: np.random.Generator) -> pa.Tab
     parts = []
     for direction, sign in (("top", 1.0), ("bottom", -1.0)):
         values = sign * np.sort(rng.uniform(0.5, 1.5, (n, TOP_K)), axis=1)[:, ::-1]
-        parts.append(pa.table({
-            "feature": np.repeat(np.arange(n, dtype=np.int32), TOP_K),
-            "direction": pa.array([direction] * (n * TOP_K)),
-            "rank": np.tile(np.arange(TOP_K, dtype=np.int32), n),
-            "token_id": rng.integers(0, shape.d_vocab, n * TOP_K).astype(np.int32),
-            "value": values.reshape(-1)}))
+        parts.append(
+            pa.table(
+                {
+                    "feature": np.repeat(np.arange(n, dtype=np.int32), TOP_K),
+                    "direction": pa.array([direction] * (n * TOP_K)),
+                    "rank": np.tile(np.arange(TOP_K, dtype=np.int32), n),
+                    "token_id": rng.integers(0, shape.d_vocab, n * TOP_K).astype(np.int32),
+                    "value": values.reshape(-1),
+                }
+            )
+        )
     return pa.concat_tables(parts)
 
 
@@ -137,15 +223,26 @@ def _enrichment_table(shape: BenchShape, set_ids: np.ndarray, rng: np.random.Gen
     rows = shape.d_sae * len(set_ids)
     d = rng.beta(1.2, 12.0, rows).astype(np.float32)
     p_value = rng.random(rows)
-    return pa.table({
-        "feature": np.tile(np.arange(shape.d_sae, dtype=np.int32), len(set_ids)),
-        "set_id": np.repeat(set_ids, shape.d_sae).astype(np.int32), "d": d,
-        "direction": np.where(rng.random(rows) < 0.5, 1, -1).astype(np.int8),
-        "p_value": p_value, "p_null": np.minimum(1.0, p_value * 10), "q_value": np.minimum(1.0, p_value * 20)})
+    return pa.table(
+        {
+            "feature": np.tile(np.arange(shape.d_sae, dtype=np.int32), len(set_ids)),
+            "set_id": np.repeat(set_ids, shape.d_sae).astype(np.int32),
+            "d": d,
+            "direction": np.where(rng.random(rows) < 0.5, 1, -1).astype(np.int8),
+            "p_value": p_value,
+            "p_null": np.minimum(1.0, p_value * 10),
+            "q_value": np.minimum(1.0, p_value * 20),
+        }
+    )
 
 
-def write_sae(con: duckdb.DuckDBPyConnection, shape: BenchShape, set_ids: np.ndarray, sae: tuple[str, str, int, str],
-              rng: np.random.Generator) -> None:
+def write_sae(
+    con: duckdb.DuckDBPyConnection,
+    shape: BenchShape,
+    set_ids: np.ndarray,
+    sae: tuple[str, str, int, str],
+    rng: np.random.Generator,
+) -> None:
     sae_id, hook_name, layer, neuronpedia_id = sae
     decoder = rng.standard_normal((shape.d_sae, shape.d_model), dtype=np.float32) / np.sqrt(shape.d_model)
     tables = {
@@ -160,8 +257,18 @@ def write_sae(con: duckdb.DuckDBPyConnection, shape: BenchShape, set_ids: np.nda
             " source, weights_fingerprint, analysis_version, has_sparsity, cfg_json, run_id)"
             " VALUES ($sae_id, $release, $name, $hook, $layer, $model, $d_in, $d_sae, $np,"
             " 'synthetic', 'synthetic', 1, true, '{}', 'bench')",
-            {"sae_id": sae_id, "release": RELEASE, "name": hook_name, "hook": hook_name, "layer": layer,
-             "model": MODEL, "d_in": shape.d_model, "d_sae": shape.d_sae, "np": neuronpedia_id})
+            {
+                "sae_id": sae_id,
+                "release": RELEASE,
+                "name": hook_name,
+                "hook": hook_name,
+                "layer": layer,
+                "model": MODEL,
+                "d_in": shape.d_model,
+                "d_sae": shape.d_sae,
+                "np": neuronpedia_id,
+            },
+        )
         for table_name, rows in tables.items():
             insert_rows(con, table_name, rows, {"sae_id": sae_id})
 
@@ -173,8 +280,10 @@ def build_bench_catalog(db_path: Path, shape: BenchShape = BenchShape(), log=sys
     con = open_for_write(db_path)
     try:
         con.execute("SET enable_progress_bar = false")
-        con.execute("INSERT INTO runs (run_id, started_at, project_version, analysis_version, device, config_json, status)"
-                    " VALUES ('bench', current_timestamp, 'bench', 1, 'cpu', '{}', 'finished')")
+        con.execute(
+            "INSERT INTO runs (run_id, started_at, project_version, analysis_version, device, config_json, status)"
+            " VALUES ('bench', current_timestamp, 'bench', 1, 'cpu', '{}', 'finished')"
+        )
         write_model(con, shape, rng)
         set_ids = write_token_sets(con, shape, rng)
         for sae in shape.sae_layers():

@@ -11,8 +11,11 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
 def test_every_package_folder_is_listed_in_pyproject():
-    folders = {".".join(init.parent.relative_to(ROOT).parts) for top in ("ingest", "catalog", "app")
-               for init in (ROOT / top).rglob("__init__.py")}
+    folders = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for top in ("ingest", "catalog", "app")
+        for init in (ROOT / top).rglob("__init__.py")
+    }
     listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
     assert listed == folders | {"catalog.sql"}, (sorted(folders - listed), sorted(listed - folders - {"catalog.sql"}))
 

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 VENV_BIN = Path(sys.executable).parent
 MARKER = "<!-- readme-test: runs on the demo catalog -->"
-DEMO_SAE_LABELS = ["L0", "L1 resid_pre", "L1 resid_post"]   # demo/blocks.0.hook_resid_pre, ...
+DEMO_SAE_LABELS = ["L0", "L1 resid_pre", "L1 resid_post"]  # demo/blocks.0.hook_resid_pre, ...
 
 
 def marked_blocks(language: str) -> list[str]:
@@ -40,16 +40,20 @@ def marked_blocks(language: str) -> list[str]:
 
 def user_env(**extra: str) -> dict[str, str]:
     """A shell as the README's user has it: the virtualenv activated, no test-only variables."""
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("LLCAT_DB", "NLTK_DATA", "PYTHONPATH", "MAKEFLAGS", "MAKELEVEL")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("LLCAT_DB", "NLTK_DATA", "PYTHONPATH", "MAKEFLAGS", "MAKELEVEL")
+    }
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["VIRTUAL_ENV"] = str(VENV_BIN.parent)
     return env | extra
 
 
 def shell(line: str, cwd: Path, timeout_s: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-c", line], cwd=cwd, env=user_env(), capture_output=True, text=True,
-                          timeout=timeout_s)
+    return subprocess.run(
+        ["bash", "-c", line], cwd=cwd, env=user_env(), capture_output=True, text=True, timeout=timeout_s
+    )
 
 
 def warning_lines(output: str) -> list[str]:
@@ -66,9 +70,14 @@ def test_make_demo_serves_the_browser_with_every_readme_deep_link(tmp_path):
     port, db, log = free_port(), tmp_path / "catalog.duckdb", tmp_path / "make-demo.log"
     base = f"http://localhost:{port}"
     with log.open("w") as out:
-        server = subprocess.Popen(["make", "demo", f"PORT={port}", f"DB={db}"], cwd=ROOT,
-                                  env=user_env(LLCAT_OFFLINE="1"), stdout=out, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
+        server = subprocess.Popen(
+            ["make", "demo", f"PORT={port}", f"DB={db}"],
+            cwd=ROOT,
+            env=user_env(LLCAT_OFFLINE="1"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_until_serving(base, server, log, timeout_s=600)
         # The demo build and the server (a first `make demo` also shows pip's own output before them).
@@ -93,7 +102,7 @@ def test_make_demo_serves_the_browser_with_every_readme_deep_link(tmp_path):
                 drawn = page.locator('[data-testid="stDataFrame"], [data-testid="stPlotlyChart"]').count()
                 assert drawn, f"{link} shows no table and no chart"
     finally:
-        os.killpg(server.pid, signal.SIGTERM)   # make and the server it started, by the server's PID
+        os.killpg(server.pid, signal.SIGTERM)  # make and the server it started, by the server's PID
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -104,11 +113,20 @@ def test_make_demo_serves_the_browser_with_every_readme_deep_link(tmp_path):
 def test_make_ingest_adds_local_sae_folders(tmp_path):
     model = write_tiny_gpt2(tmp_path / "tiny-gpt2", d_model=32)
     first = write_sae_folder(tmp_path / "sae-a", random_decoder(16, 32, seed=1), old_cfg(32, 16))
-    second = write_sae_folder(tmp_path / "sae-b", random_decoder(24, 32, seed=2),
-                              new_cfg(32, 24, hook="blocks.0.hook_resid_post", under_metadata=True))
+    second = write_sae_folder(
+        tmp_path / "sae-b",
+        random_decoder(24, 32, seed=2),
+        new_cfg(32, 24, hook="blocks.0.hook_resid_post", under_metadata=True),
+    )
     db = tmp_path / "local.duckdb"
-    done = subprocess.run(["make", "ingest", f"SAE_DIRS={first} {second}", f"MODEL={model}", f"DB={db}"],
-                          cwd=ROOT, env=user_env(), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        ["make", "ingest", f"SAE_DIRS={first} {second}", f"MODEL={model}", f"DB={db}"],
+        cwd=ROOT,
+        env=user_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     with duckdb.connect(str(db), read_only=True) as con:
         counts = dict(con.execute("SELECT sae_id, count(*) FROM features GROUP BY sae_id").fetchall())

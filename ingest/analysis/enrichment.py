@@ -330,7 +330,7 @@ def _sides_torch(x: torch.Tensor, index: SetIndex, max_elements: int) -> tuple[t
 
 def _finish(amax, bmin, index: SetIndex, xp) -> tuple:
     """Integer sides -> (d float64, direction int8); `xp` is numpy or torch (same expressions)."""
-    comp: Any = index.complemented      # numpy arrays, or tensors on the logits' device
+    comp: Any = index.complemented  # numpy arrays, or tensors on the logits' device
     k: Any = index.walk_sizes
     V = index.vocab_size
     if xp is torch:

@@ -49,9 +49,16 @@ _EXACT_CDF, _SMIRNOV = 0, 1
 
 def _log_nfactorial_div_n_pow_n(n: np.ndarray) -> np.ndarray:
     """log(n!/n^n) by Stirling, as scipy.stats._ksstats computes it for n > 140."""
-    coeffs = [-2.955065359477124183e-2, 6.4102564102564102564e-3, -1.9175269175269175269e-3,
-              8.4175084175084175084e-4, -5.952380952380952381e-4, 7.9365079365079365079e-4,
-              -2.7777777777777777778e-3, 8.3333333333333333333e-2]  # B_2j / (2j(2j-1)), j=8..1
+    coeffs = [
+        -2.955065359477124183e-2,
+        6.4102564102564102564e-3,
+        -1.9175269175269175269e-3,
+        8.4175084175084175084e-4,
+        -5.952380952380952381e-4,
+        7.9365079365079365079e-4,
+        -2.7777777777777777778e-3,
+        8.3333333333333333333e-2,
+    ]  # B_2j / (2j(2j-1)), j=8..1
     rn = 1.0 / n
     return np.log(n) / 2 - n + np.log(2 * np.pi) / 2 + rn * np.polyval(coeffs, rn / n)
 
@@ -60,7 +67,7 @@ def _pelz_good_cdf(n: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Pelz-Good approximation of P(D_n <= x), vectorised from scipy's scalar version."""
     z = np.sqrt(n) * x
     z2, z3, z4, z6 = z**2, z**3, z**4, z**6
-    qlog = -np.pi**2 / 8 / z2
+    qlog = -(np.pi**2) / 8 / z2
     q = np.exp(qlog)
     k1a, k1b = -z2, np.pi**2 / 4
     k2a = 6 * z6 + 2 * z4
@@ -75,12 +82,13 @@ def _pelz_good_cdf(n: np.ndarray, x: np.ndarray) -> np.ndarray:
     # Horner over odd m = 2k-1, k = maxk..1; terms beyond an element's own maxk stay out.
     for k in range(int(maxk.max(initial=0)), 0, -1):
         m2 = float((2 * k - 1) ** 2)
-        coeffs = np.stack([np.ones_like(z), k1a + k1b * m2, k2a + k2b * m2 + k2c * m2**2,
-                           k3a + k3b * m2 + k3c * m2**2 + k3d * m2**3])
+        coeffs = np.stack(
+            [np.ones_like(z), k1a + k1b * m2, k2a + k2b * m2 + k2c * m2**2, k3a + k3b * m2 + k3c * m2**2 + k3d * m2**3]
+        )
         K = np.where(k <= maxk, K * q ** (8 * k) + coeffs, K)
     K *= q * np.sqrt(2 * np.pi)
     K /= np.stack([z, 6 * z4, 72 * z**7, 6480 * z**10])
-    q = np.exp(-np.pi**2 / 2 / z2)
+    q = np.exp(-(np.pi**2) / 2 / z2)
     k2extra = np.zeros_like(z)
     k3extra = np.zeros_like(z)
     for k in range(int(maxk.max(initial=0)), 0, -1):

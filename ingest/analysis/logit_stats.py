@@ -21,7 +21,7 @@ N_HIST_BINS = 50  # Neuronpedia and SAEDashboard show 50 bins
 
 @dataclass(frozen=True)
 class Moments:
-    mean: torch.Tensor       # [n_features] float64
+    mean: torch.Tensor  # [n_features] float64
     std: torch.Tensor
     skewness: torch.Tensor
     kurtosis: torch.Tensor
@@ -29,16 +29,16 @@ class Moments:
 
 @dataclass(frozen=True)
 class Histogram:
-    low: torch.Tensor        # [n_features] float64: left edge of the first bin (the minimum)
-    high: torch.Tensor       # [n_features] float64: right edge of the last bin (the maximum)
-    counts: torch.Tensor     # [n_features, n_bins] int32
+    low: torch.Tensor  # [n_features] float64: left edge of the first bin (the minimum)
+    high: torch.Tensor  # [n_features] float64: right edge of the last bin (the maximum)
+    counts: torch.Tensor  # [n_features, n_bins] int32
 
 
 @dataclass(frozen=True)
 class Extremes:
-    top_ids: torch.Tensor        # [n_features, k] int64, most promoted first
-    top_values: torch.Tensor     # [n_features, k] float32
-    bottom_ids: torch.Tensor     # [n_features, k] int64, most suppressed first
+    top_ids: torch.Tensor  # [n_features, k] int64, most promoted first
+    top_values: torch.Tensor  # [n_features, k] float32
+    bottom_ids: torch.Tensor  # [n_features, k] int64, most suppressed first
     bottom_values: torch.Tensor
 
 

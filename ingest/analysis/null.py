@@ -18,8 +18,15 @@ from tqdm.auto import tqdm
 
 from ingest.analysis.enrichment import SetIndex, enrichment_scores
 
-__all__ = ["null_d_values", "p_null", "benjamini_hochberg", "TailFit", "fit_tails", "p_calibrated",
-           "decoder_matched_directions"]
+__all__ = [
+    "null_d_values",
+    "p_null",
+    "benjamini_hochberg",
+    "TailFit",
+    "fit_tails",
+    "p_calibrated",
+    "decoder_matched_directions",
+]
 
 
 def random_unit_directions(d_model: int, n_directions: int, seed: int) -> torch.Tensor:
@@ -31,8 +38,13 @@ def random_unit_directions(d_model: int, n_directions: int, seed: int) -> torch.
 
 
 def null_d_values(
-    W_U: torch.Tensor, index: SetIndex, n_directions: int = 4096, seed: int = 0, chunk_size: int = 256,
-    directions: torch.Tensor | None = None, desc: str = "enrichment null",
+    W_U: torch.Tensor,
+    index: SetIndex,
+    n_directions: int = 4096,
+    seed: int = 0,
+    chunk_size: int = 256,
+    directions: torch.Tensor | None = None,
+    desc: str = "enrichment null",
 ) -> np.ndarray:
     """W_U [d_model, V] -> null d per set, [n_sets, n_directions] float64, each row ascending.
 
@@ -113,9 +125,9 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
 # held-out fit against a Kolmogorov n_eff model and a generalised Pareto tail (benchmarks/null_calibration.py).
 # ---------------------------------------------------------------------------------------------
 
-TAIL_FRACTION = 0.10          # the null's upper 10% is the tail the model is fitted to
-MIN_EXCEEDANCES = 20          # fewer null values above the threshold: no tail model, p_calibrated = p_null
-LRT_CRITICAL = 3.841          # chi-square(1) upper 0.05 point: keep the curvature only beyond it
+TAIL_FRACTION = 0.10  # the null's upper 10% is the tail the model is fitted to
+MIN_EXCEEDANCES = 20  # fewer null values above the threshold: no tail model, p_calibrated = p_null
+LRT_CRITICAL = 3.841  # chi-square(1) upper 0.05 point: keep the curvature only beyond it
 FIT_METHOD = "exp-quadratic tail of -ln(1-d+r), top 10%, LRT 0.05"
 EMPIRICAL_METHOD = "empirical (too few null directions for a tail model)"
 P_FLOOR = float(np.finfo(np.float64).tiny)  # p_calibrated never underflows to 0
@@ -125,12 +137,12 @@ P_FLOOR = float(np.finfo(np.float64).tiny)  # p_calibrated never underflows to 0
 class TailFit:
     """Per set (arrays [n_sets]) the fitted tail of its null; n_exceedances 0 where none was fitted."""
 
-    resolution: np.ndarray        # r = 1 / (2 max(k, V-k))
-    threshold: np.ndarray         # on the y scale; NaN where no tail was fitted
-    tail_mass: np.ndarray         # (1 + exceedances) / (1 + N): p_null just above the threshold
+    resolution: np.ndarray  # r = 1 / (2 max(k, V-k))
+    threshold: np.ndarray  # on the y scale; NaN where no tail was fitted
+    tail_mass: np.ndarray  # (1 + exceedances) / (1 + N): p_null just above the threshold
     rate: np.ndarray
     curvature: np.ndarray
-    n_exceedances: np.ndarray     # int64
+    n_exceedances: np.ndarray  # int64
 
     @property
     def methods(self) -> list[str]:

@@ -22,14 +22,14 @@ from safetensors.torch import save_file
 
 from ingest.sources.vocabulary import Vocabulary, gpt2_tokenizer, gpt2_vocabulary
 
-DEMO_VERSION = 1                      # bump when the generated weights change
+DEMO_VERSION = 1  # bump when the generated weights change
 DEMO_RELEASE = "demo"
 DEMO_MODEL_NAME = "demo-gpt2-d64"
 D_MODEL = 64
 N_LAYERS = 2
 D_SAE = 256
 SEED = 20240427
-PLANT_STRENGTH = 1.0                  # members' extra length along their group's direction
+PLANT_STRENGTH = 1.0  # members' extra length along their group's direction
 # Planted token groups, named as the token set library names them, so that enrichment can find them.
 PLANTED_SETS = ("all_digits", "is_punctuation", "all_caps", "colors", "countries", "positive_words")
 # (folder / hook, layer, cfg schema, has sparsity file)
@@ -45,7 +45,7 @@ class DemoFolders:
     root: Path
     model: Path
     saes: list[Path]
-    planted: dict[str, dict[str, int]]   # sae folder name -> planted set name -> feature index
+    planted: dict[str, dict[str, int]]  # sae folder name -> planted set name -> feature index
 
 
 def default_cache_dir() -> Path:
@@ -68,8 +68,9 @@ def _unit_directions(generator: torch.Generator, count: int) -> torch.Tensor:
     return q.T[:count].to(torch.float32)
 
 
-def _planted_unembedding(generator: torch.Generator, d_vocab: int, members: dict[str, np.ndarray],
-                         directions: torch.Tensor) -> torch.Tensor:
+def _planted_unembedding(
+    generator: torch.Generator, d_vocab: int, members: dict[str, np.ndarray], directions: torch.Tensor
+) -> torch.Tensor:
     """[d_vocab, D_MODEL] token embeddings (GPT-2 ties W_U to them): unit-scale noise, plus
     PLANT_STRENGTH along its group's direction for every member of a planted group."""
     embedding = torch.randn(d_vocab, D_MODEL, generator=generator) / D_MODEL**0.5
@@ -93,9 +94,20 @@ def _write_model(folder: Path, embedding: torch.Tensor, generator: torch.Generat
 
 def _sae_cfg(hook_name: str, layer: int, schema: str) -> dict:
     if schema == "old":  # jbloom/GPT2-Small-SAEs-Reformatted style
-        return {"model_name": DEMO_MODEL_NAME, "hook_point": hook_name, "hook_point_layer": layer,
-                "hook_point_head_index": None, "d_in": D_MODEL, "d_sae": D_SAE, "dtype": "torch.float32",
-                "device": "mps", "context_size": 128, "dataset_path": "demo", "l1_coefficient": 8e-5, "lr": 4e-4}
+        return {
+            "model_name": DEMO_MODEL_NAME,
+            "hook_point": hook_name,
+            "hook_point_layer": layer,
+            "hook_point_head_index": None,
+            "d_in": D_MODEL,
+            "d_sae": D_SAE,
+            "dtype": "torch.float32",
+            "device": "mps",
+            "context_size": 128,
+            "dataset_path": "demo",
+            "l1_coefficient": 8e-5,
+            "lr": 4e-4,
+        }
     cfg = {
         "d_in": D_MODEL,
         "d_sae": D_SAE,

@@ -35,8 +35,10 @@ def hub_unreachable_reason(timeout_s: float = HUB_PROBE_TIMEOUT_S) -> str | None
 
 
 # What to do instead of downloading, for `ingest run`.
-RUN_ALTERNATIVE = ("ingest SAE folders on disk with --sae-dir DIR --model PATH (make ingest SAE_DIRS=\"DIR ...\" "
-                   "MODEL=PATH), PATH a local Hugging Face model folder")
+RUN_ALTERNATIVE = (
+    'ingest SAE folders on disk with --sae-dir DIR --model PATH (make ingest SAE_DIRS="DIR ..." '
+    "MODEL=PATH), PATH a local Hugging Face model folder"
+)
 
 
 def require_hub(needs: str, alternative: str = RUN_ALTERNATIVE, outcome: str = "; nothing was written") -> None:
@@ -50,7 +52,8 @@ def require_hub(needs: str, alternative: str = RUN_ALTERNATIVE, outcome: str = "
     raise IngestInputError(
         f"the Hugging Face hub ({constants.ENDPOINT}) cannot be reached ({reason}), and {needs} must be "
         f"downloaded from it{outcome}. Connect and re-run; or, if the files are already in the Hugging Face cache, "
-        f"re-run with HF_HUB_OFFLINE=1 set; or {alternative}")
+        f"re-run with HF_HUB_OFFLINE=1 set; or {alternative}"
+    )
 
 
 def download_sae_folder(release: Release, sae: ReleaseSae, revision: str | None = None) -> Path:
@@ -66,7 +69,8 @@ def download_sae_folder(release: Release, sae: ReleaseSae, revision: str | None 
             f"could not download {sae.id}/{filename} (SAE {sae.id!r} of release {release.name!r}) from "
             f"{release.repo_id} "
             f"({type(error).__name__}: {error}); nothing was written for it: check the network (or HF_HUB_OFFLINE with "
-            "a warm cache) and re-run, or download the folder yourself and pass --sae-dir")
+            "a warm cache) and re-run, or download the folder yourself and pass --sae-dir"
+        )
 
     # LocalEntryNotFoundError (a subclass of EntryNotFoundError) means the hub could not be reached and
     # the file is not cached: a failed download, not a file missing from the repo.
@@ -78,8 +82,10 @@ def download_sae_folder(release: Release, sae: ReleaseSae, revision: str | None 
         except EntryNotFoundError as error:
             if filename == SPARSITY_FILE:
                 continue  # the sparsity file is optional: features get no density
-            raise IngestInputError(f"release {release.name!r}: {release.repo_id} has no {sae.id}/{filename} ({error}); "
-                                   f"the registry entry for {sae.id!r} is out of date") from error
+            raise IngestInputError(
+                f"release {release.name!r}: {release.repo_id} has no {sae.id}/{filename} ({error}); "
+                f"the registry entry for {sae.id!r} is out of date"
+            ) from error
         except Exception as error:  # network, authentication and cache errors all end the same way for the user
             raise failed(filename, error) from error
         if filename == CFG_FILE:

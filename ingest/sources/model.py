@@ -24,11 +24,11 @@ HF_ID_OF = {"gpt2-small": "gpt2"}
 
 @dataclass(frozen=True)
 class LoadedModel:
-    model_name: str          # the catalog's name, e.g. 'gpt2-small'
-    source: str              # hub id or local folder
-    W_U: torch.Tensor        # [d_model, d_vocab] float32, CPU, processed
+    model_name: str  # the catalog's name, e.g. 'gpt2-small'
+    source: str  # hub id or local folder
+    W_U: torch.Tensor  # [d_model, d_vocab] float32, CPU, processed
     vocab: Vocabulary
-    fingerprint: str         # sha256 of W_U
+    fingerprint: str  # sha256 of W_U
 
     @property
     def d_model(self) -> int:
@@ -48,14 +48,18 @@ def _load_local(folder: Path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if not (folder / "config.json").is_file():
-        raise IngestInputError(f"model folder {folder} has no config.json; pass a Hugging Face model folder "
-                               "(config.json, weights, tokenizer files) or a hub id such as 'gpt2'")
+        raise IngestInputError(
+            f"model folder {folder} has no config.json; pass a Hugging Face model folder "
+            "(config.json, weights, tokenizer files) or a hub id such as 'gpt2'"
+        )
     try:
         hf_model = AutoModelForCausalLM.from_pretrained(folder)
         tokenizer = AutoTokenizer.from_pretrained(folder)
     except (OSError, ValueError) as error:
-        raise IngestInputError(f"model folder {folder} could not be loaded with transformers ({_one_line(error)}); "
-                               "it needs config.json, the weights and the tokenizer files") from error
+        raise IngestInputError(
+            f"model folder {folder} could not be loaded with transformers ({_one_line(error)}); "
+            "it needs config.json, the weights and the tokenizer files"
+        ) from error
     return hf_model, tokenizer
 
 
@@ -70,15 +74,18 @@ def load_model(name_or_path: str, model_name: str | None = None, device: str = "
         catalog_name = model_name or folder.resolve().name
     else:
         if "/" in name_or_path and name_or_path.startswith((".", "/", "~")):
-            raise IngestInputError(f"model folder {name_or_path} does not exist; pass an existing local folder or a "
-                                   "hub id such as 'gpt2'")
+            raise IngestInputError(
+                f"model folder {name_or_path} does not exist; pass an existing local folder or a hub id such as 'gpt2'"
+            )
         hf_id = HF_ID_OF.get(name_or_path, name_or_path)
         try:
             bridge = TransformerBridge.boot_transformers(hf_id, device=device)
         except Exception as error:  # unknown ids, network and architecture errors all need the same advice
-            raise IngestInputError(f"model {name_or_path!r} could not be loaded through TransformerLens "
-                                   f"({type(error).__name__}: {_one_line(error)}); check the name or pass a local "
-                                   "model folder with --model PATH") from error
+            raise IngestInputError(
+                f"model {name_or_path!r} could not be loaded through TransformerLens "
+                f"({type(error).__name__}: {_one_line(error)}); check the name or pass a local "
+                "model folder with --model PATH"
+            ) from error
         tokenizer = bridge.tokenizer
         catalog_name = model_name or name_or_path
     bridge.enable_compatibility_mode(disable_warnings=True)
@@ -86,8 +93,10 @@ def load_model(name_or_path: str, model_name: str | None = None, device: str = "
         W_U = bridge.W_U.detach().to("cpu", torch.float32).contiguous()
     vocab = Vocabulary.from_tokenizer(catalog_name, tokenizer)
     if len(vocab) < W_U.shape[1]:
-        raise IngestInputError(f"model {name_or_path}: the tokenizer has {len(vocab)} tokens but W_U has "
-                               f"{W_U.shape[1]} columns; the tokenizer does not belong to the model")
+        raise IngestInputError(
+            f"model {name_or_path}: the tokenizer has {len(vocab)} tokens but W_U has "
+            f"{W_U.shape[1]} columns; the tokenizer does not belong to the model"
+        )
     vocab = Vocabulary(catalog_name, vocab.raw[: W_U.shape[1]], vocab.text[: W_U.shape[1]])
     fingerprint = hashlib.sha256(W_U.numpy().tobytes()).hexdigest()
     return LoadedModel(model_name=catalog_name, source=str(name_or_path), W_U=W_U, vocab=vocab, fingerprint=fingerprint)

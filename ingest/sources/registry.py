@@ -34,9 +34,11 @@ class Release:
             if entry.id == sae_id:
                 return entry
         valid = ", ".join(entry.id for entry in self.saes)
-        raise KeyError(f"release {self.name!r} has no SAE "
-                       f"{sae_id!r}{_did_you_mean(sae_id, [s.id for s in self.saes])}; "
-                       f"valid --sae-id values: {valid}")
+        raise KeyError(
+            f"release {self.name!r} has no SAE "
+            f"{sae_id!r}{_did_you_mean(sae_id, [s.id for s in self.saes])}; "
+            f"valid --sae-id values: {valid}"
+        )
 
     def select(self, sae_ids: list[str] | None) -> list[ReleaseSae]:
         """The SAEs named (all of them when `sae_ids` is empty), in the order given."""
@@ -57,12 +59,17 @@ def load_registry(path: Path = REGISTRY_FILE) -> dict[str, Release]:
     releases = {}
     for name, entry in data["releases"].items():
         saes = tuple(
-            ReleaseSae(id=sae["id"], hook_name=sae["hook_name"], layer=int(sae["layer"]),
-                       neuronpedia_id=sae.get("neuronpedia_id"))
+            ReleaseSae(
+                id=sae["id"],
+                hook_name=sae["hook_name"],
+                layer=int(sae["layer"]),
+                neuronpedia_id=sae.get("neuronpedia_id"),
+            )
             for sae in entry["saes"]
         )
-        releases[name] = Release(name=name, repo_id=entry["repo_id"], model_name=entry["model_name"],
-                                 hf_model=entry["hf_model"], saes=saes)
+        releases[name] = Release(
+            name=name, repo_id=entry["repo_id"], model_name=entry["model_name"], hf_model=entry["hf_model"], saes=saes
+        )
     return releases
 
 
@@ -70,6 +77,8 @@ def get_release(name: str) -> Release:
     """The release called `name`; a KeyError that lists the known releases otherwise."""
     releases = load_registry()
     if name not in releases:
-        raise KeyError(f"unknown release {name!r}{_did_you_mean(name, list(releases))}; "
-                       f"known releases: {', '.join(sorted(releases))} (defined in {REGISTRY_FILE})")
+        raise KeyError(
+            f"unknown release {name!r}{_did_you_mean(name, list(releases))}; "
+            f"known releases: {', '.join(sorted(releases))} (defined in {REGISTRY_FILE})"
+        )
     return releases[name]

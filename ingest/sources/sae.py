@@ -29,8 +29,8 @@ CFG_FILE = "cfg.json"
 WEIGHTS_FILE = "sae_weights.safetensors"
 SPARSITY_FILE = "sparsity.safetensors"
 _LAYER_IN_HOOK = re.compile(r"blocks\.(\d+)\.")
-MAX_CFG_BYTES = 1 << 20          # SAELens cfg.json files are a few kB
-MAX_LAYER = 2**31 - 1            # the catalog's INTEGER column
+MAX_CFG_BYTES = 1 << 20  # SAELens cfg.json files are a few kB
+MAX_LAYER = 2**31 - 1  # the catalog's INTEGER column
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,9 @@ class SaeConfig:
 class LoadedSae:
     folder: Path
     cfg: SaeConfig
-    W_dec: torch.Tensor                   # [d_sae, d_in] float32, CPU
-    log10_density: torch.Tensor | None    # [d_sae] float32, or None without a sparsity file
-    fingerprint: str                      # sha256 over W_dec and the sparsity
+    W_dec: torch.Tensor  # [d_sae, d_in] float32, CPU
+    log10_density: torch.Tensor | None  # [d_sae] float32, or None without a sparsity file
+    fingerprint: str  # sha256 over W_dec and the sparsity
 
 
 def _cfg_value(cfg: dict[str, Any], *keys: str) -> Any:
@@ -67,8 +67,10 @@ def _cfg_value(cfg: dict[str, Any], *keys: str) -> Any:
 def _positive_int(cfg_path: Path, cfg: dict[str, Any], key: str) -> int:
     value = cfg.get(key)
     if value is None:
-        raise IngestInputError(f"{cfg_path}: no {key!r}; an SAELens cfg.json must give d_in and d_sae (the SAE's input "
-                               "width and number of features)")
+        raise IngestInputError(
+            f"{cfg_path}: no {key!r}; an SAELens cfg.json must give d_in and d_sae (the SAE's input "
+            "width and number of features)"
+        )
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise IngestInputError(f"{cfg_path}: {key!r} is {reprlib.repr(value)}; it must be a positive integer")
     return value
@@ -76,11 +78,15 @@ def _positive_int(cfg_path: Path, cfg: dict[str, Any], key: str) -> int:
 
 def _read_cfg_json(cfg_path: Path) -> dict[str, Any]:
     if not cfg_path.is_file():
-        raise IngestInputError(f"{cfg_path} is missing; an SAE folder in the SAELens layout needs cfg.json, "
-                               f"{WEIGHTS_FILE} and optionally {SPARSITY_FILE}")
+        raise IngestInputError(
+            f"{cfg_path} is missing; an SAE folder in the SAELens layout needs cfg.json, "
+            f"{WEIGHTS_FILE} and optionally {SPARSITY_FILE}"
+        )
     if cfg_path.stat().st_size > MAX_CFG_BYTES:
-        raise IngestInputError(f"{cfg_path} is {cfg_path.stat().st_size} bytes; an SAELens cfg.json is a few kB, so "
-                               "this is not one: fix or re-download the file")
+        raise IngestInputError(
+            f"{cfg_path} is {cfg_path.stat().st_size} bytes; an SAELens cfg.json is a few kB, so "
+            "this is not one: fix or re-download the file"
+        )
     try:
         cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:

@@ -90,9 +90,7 @@ def _keep(token_set: TokenSet, vocab_size: int, min_size: int, warnings: list[st
     if token_set.size < min_size:
         # An empty word list is usually all multi-token words: say so, it is the likely surprise.
         why = f"; {len(token_set.dropped)} words were not a single token" if token_set.dropped else ""
-        warnings.append(
-            f"{where} left out: {token_set.size} members, fewer than min_size={min_size}{why}"
-        )
+        warnings.append(f"{where} left out: {token_set.size} members, fewer than min_size={min_size}{why}")
         return False
     if token_set.size == vocab_size:
         warnings.append(

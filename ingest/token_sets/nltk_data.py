@@ -67,8 +67,14 @@ def _download(package: str, download_dir: Path | None = None) -> bool:
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
         # nltk prints download errors even when quiet; keep them off the user's terminal.
-        return bool(nltk.download(package, download_dir=str(download_dir) if download_dir else None, quiet=True,
-                                  print_error_to=io.StringIO()))
+        return bool(
+            nltk.download(
+                package,
+                download_dir=str(download_dir) if download_dir else None,
+                quiet=True,
+                print_error_to=io.StringIO(),
+            )
+        )
     except Exception:  # any failure (network, permissions, bad index) just means "not available"
         return False
     finally:
@@ -116,7 +122,7 @@ def interpreter_data_dir() -> Path:
 @dataclass
 class InstallResult:
     target: Path
-    origin: dict[str, str] = field(default_factory=dict)   # package -> "already there" / "copied from X" / "downloaded"
+    origin: dict[str, str] = field(default_factory=dict)  # package -> "already there" / "copied from X" / "downloaded"
     missing: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -160,8 +166,9 @@ def _env_data_dirs() -> list[Path]:
     return [Path(entry) for entry in os.environ.get("NLTK_DATA", "").split(os.pathsep) if entry]
 
 
-def install_nltk_data(target: Path, copy_from: Path | None = None, env_dirs: Sequence[Path] | None = None,
-                      download: bool = True) -> InstallResult:
+def install_nltk_data(
+    target: Path, copy_from: Path | None = None, env_dirs: Sequence[Path] | None = None, download: bool = True
+) -> InstallResult:
     """Install every package of :data:`RESOURCES` into ``target``.
 
     Each package is taken from the first of: ``target`` itself (already installed), ``copy_from``,
@@ -189,13 +196,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Never fails the setup: without the data the POS and names families are skipped later, with a warning.
     """
-    parser = argparse.ArgumentParser(prog="python -m ingest.token_sets.nltk_data",
-                                     description="Install the NLTK data the part-of-speech and names token sets need.")
-    parser.add_argument("--copy-from", type=Path, default=None,
-                        help="an NLTK data folder to copy the packages from (used when it holds them)")
-    parser.add_argument("--target", type=Path, default=None,
-                        help="where to install (default: sys.prefix/nltk_data, which NLTK searches with no "
-                             "NLTK_DATA set)")
+    parser = argparse.ArgumentParser(
+        prog="python -m ingest.token_sets.nltk_data",
+        description="Install the NLTK data the part-of-speech and names token sets need.",
+    )
+    parser.add_argument(
+        "--copy-from",
+        type=Path,
+        default=None,
+        help="an NLTK data folder to copy the packages from (used when it holds them)",
+    )
+    parser.add_argument(
+        "--target",
+        type=Path,
+        default=None,
+        help="where to install (default: sys.prefix/nltk_data, which NLTK searches with no NLTK_DATA set)",
+    )
     args = parser.parse_args(argv)
     target = args.target or interpreter_data_dir()
     print(install_nltk_data(target, args.copy_from).summary())

@@ -43,9 +43,7 @@ def read_set_specs(path: Path) -> list[SetSpec]:
     path = Path(path)
     document = _load_document(path)
     if not isinstance(document, dict) or not isinstance(document.get("sets"), dict):
-        raise ValueError(
-            f"{path}: no 'sets' table found. Fix: define each set under 'sets', for example\n{EXAMPLE}"
-        )
+        raise ValueError(f"{path}: no 'sets' table found. Fix: define each set under 'sets', for example\n{EXAMPLE}")
     extra = sorted(str(key) for key in document if key != "sets")
     if extra:
         raise ValueError(
@@ -58,9 +56,7 @@ def read_set_specs(path: Path) -> list[SetSpec]:
 def _load_document(path: Path) -> Any:
     suffix = path.suffix.lower()
     if suffix not in (".toml", ".yaml", ".yml"):
-        raise ValueError(
-            f"{path}: unsupported token set file type {suffix!r}. Fix: use a .toml, .yaml or .yml file"
-        )
+        raise ValueError(f"{path}: unsupported token set file type {suffix!r}. Fix: use a .toml, .yaml or .yml file")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -87,13 +83,11 @@ def _parse_set(path: Path, name: Any, body: Any) -> SetSpec:
     if not isinstance(body, dict):
         raise ValueError(
             f"{where}: expected a table with 'words' or 'regex', got {type(body).__name__}. "
-            f"Fix: write it as [sets.{name}] followed by words = [...] or regex = \"...\""
+            f'Fix: write it as [sets.{name}] followed by words = [...] or regex = "..."'
         )
     unknown = sorted(str(key) for key in body if key not in ALLOWED_KEYS)
     if unknown:
-        raise ValueError(
-            f"{where}: unknown key(s) {unknown}. Fix: use only {list(ALLOWED_KEYS)}"
-        )
+        raise ValueError(f"{where}: unknown key(s) {unknown}. Fix: use only {list(ALLOWED_KEYS)}")
     if body.get("family", "user") != "user":
         raise ValueError(
             f"{where}: family must be 'user', got {body['family']!r}. Fix: remove the 'family' "
@@ -101,8 +95,7 @@ def _parse_set(path: Path, name: Any, body: Any) -> SetSpec:
         )
     if ("words" in body) == ("regex" in body):
         raise ValueError(
-            f"{where}: needs exactly one of 'words' or 'regex'. Fix: keep one of them "
-            "(make two sets to combine both)"
+            f"{where}: needs exactly one of 'words' or 'regex'. Fix: keep one of them (make two sets to combine both)"
         )
     if "words" in body:
         return SetSpec(name=name, source=path, words=_parse_words(where, body["words"]))
@@ -119,8 +112,7 @@ def _parse_words(where: str, words: Any) -> tuple[str, ...]:
         # YAML reads 1910 as an int and no as False: say so instead of tokenizing "False".
         if not isinstance(word, str):
             raise ValueError(
-                f"{where}: word {word!r} is a {type(word).__name__}, not a string. "
-                f'Fix: quote it ("{word}")'
+                f'{where}: word {word!r} is a {type(word).__name__}, not a string. Fix: quote it ("{word}")'
             )
         _check_text(where, "a word", word)
     return tuple(words)
@@ -128,10 +120,7 @@ def _parse_words(where: str, words: Any) -> tuple[str, ...]:
 
 def _parse_regex(where: str, pattern: Any) -> re.Pattern[str]:
     if not isinstance(pattern, str):
-        raise ValueError(
-            f"{where}: 'regex' must be a string, got {type(pattern).__name__}. "
-            "Fix: quote the pattern"
-        )
+        raise ValueError(f"{where}: 'regex' must be a string, got {type(pattern).__name__}. Fix: quote the pattern")
     _check_text(where, "the regex", pattern)
     try:
         return re.compile(pattern)

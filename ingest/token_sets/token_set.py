@@ -47,11 +47,12 @@ class TokenSet:
         # The generated dataclass __eq__ would compare arrays with ==, whose truth is ambiguous.
         if not isinstance(other, TokenSet):
             return NotImplemented
-        return (
-            (self.name, self.family, self.definition, self.dropped)
-            == (other.name, other.family, other.definition, other.dropped)
-            and np.array_equal(self.token_ids, other.token_ids)
-        )
+        return (self.name, self.family, self.definition, self.dropped) == (
+            other.name,
+            other.family,
+            other.definition,
+            other.dropped,
+        ) and np.array_equal(self.token_ids, other.token_ids)
 
     def __hash__(self) -> int:
         return hash((self.name, self.family, self.definition, self.token_ids.tobytes()))

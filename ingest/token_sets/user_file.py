@@ -33,8 +33,7 @@ def user_sets(path: Path, vocab: Vocabulary, clash: ClashCheck) -> list[TokenSet
         reason = clash(spec.name)
         if reason:
             raise ValueError(
-                f"{path}: token set {spec.name!r}: the name {reason}. Fix: rename the set "
-                f"(e.g. 'my_{spec.name}')"
+                f"{path}: token set {spec.name!r}: the name {reason}. Fix: rename the set (e.g. 'my_{spec.name}')"
             )
         sets.append(_build(spec, vocab))
     return sets

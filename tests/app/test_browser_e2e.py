@@ -23,7 +23,7 @@ import pytest
 from tests.browser_support import SHOTS, browser_page, free_port, screenshot, settle, wait_until_serving
 
 SAE = "demo/blocks.0.hook_resid_pre"
-LAUNCHER = Path(sys.executable).with_name("llcat-app")   # the installed command users type
+LAUNCHER = Path(sys.executable).with_name("llcat-app")  # the installed command users type
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from catalog.api import Catalog
-from tests.synthetic_catalog import PARIS_TOKEN_ID, BenchShape, build_bench_catalog
 from catalog.errors import CatalogError
 from catalog.neuronpedia import feature_url
 from catalog.result import QueryResult
+from tests.synthetic_catalog import PARIS_TOKEN_ID, BenchShape, build_bench_catalog
 
 SMALL = BenchShape(n_layers=3, d_sae=200, d_model=16, d_vocab=7000, n_sets=60)
 SAE1 = "bench-res-jb/blocks.1.hook_resid_pre"
@@ -45,7 +45,9 @@ def test_high_skew_features_is_the_notebooks_first_query(cat, tables):
     expected = f[(f["sae_id"] == SAE1) & (f["skewness"] > 0.4)].sort_values("skewness", ascending=False)
     assert list(result.frame["feature"]) == list(expected["feature"].head(10))
     assert result.truncated == (len(expected) > 10)
-    assert list(result.frame["neuronpedia_url"]) == [feature_url("gpt2-small/1-res-jb", i) for i in result.frame["feature"]]
+    assert list(result.frame["neuronpedia_url"]) == [
+        feature_url("gpt2-small/1-res-jb", i) for i in result.frame["feature"]
+    ]
 
 
 def test_truncation_is_reported_and_a_larger_limit_lifts_it(cat):
@@ -87,7 +89,8 @@ def test_feature_links(cat):
     assert cat.feature_links(SAE1, 7) == {
         "url": "https://neuronpedia.org/gpt2-small/1-res-jb/7",
         "embed_url": "https://neuronpedia.org/gpt2-small/1-res-jb/7?embed=true&embedexplanation=true&embedplots=true"
-                     "&embedtest=true&height=300"}
+        "&embedtest=true&height=300",
+    }
 
 
 def test_quick_lists_from_results(cat):
@@ -100,17 +103,26 @@ def test_quick_lists_from_results(cat):
 
 
 def test_bad_input_is_named(cat, tmp_path):
-    with pytest.raises(CatalogError, match=r"catalog .*nope.duckdb does not exist; build the demo catalog there with `llcat-ingest demo --db"):
+    with pytest.raises(
+        CatalogError,
+        match=r"catalog .*nope.duckdb does not exist; build the demo catalog there with `llcat-ingest demo --db",
+    ):
         Catalog(tmp_path / "nope.duckdb")
     with pytest.raises(CatalogError, match=r"set_a and set_b are both 'boys_names'; give two different sets"):
         cat.enriched_a_not_b("boys_names", "boys_names")
-    with pytest.raises(CatalogError, match=r"query decoder_neighbours: parameter scope expects one of 'sae', 'layer', 'model'"):
+    with pytest.raises(
+        CatalogError, match=r"query decoder_neighbours: parameter scope expects one of 'sae', 'layer', 'model'"
+    ):
         cat.decoder_neighbours(SAE1, 7, scope="everything")  # type: ignore[arg-type]
     with pytest.raises(CatalogError, match=r"query high_skew_features has no parameter 'min_skew'"):
         cat.run("high_skew_features", layer=1, min_skew=2)
-    with pytest.raises(CatalogError, match=rf"parameter feature: feature 500 is not in SAE '{SAE1}' \(it has 200 features, 0 to 199\)"):
+    with pytest.raises(
+        CatalogError, match=rf"parameter feature: feature 500 is not in SAE '{SAE1}' \(it has 200 features, 0 to 199\)"
+    ):
         cat.feature_card(SAE1, 500)
-    with pytest.raises(CatalogError, match=r"parameter model: model 'gpt2' is not in catalog .*; models there: 'bench-gpt2-small'"):
+    with pytest.raises(
+        CatalogError, match=r"parameter model: model 'gpt2' is not in catalog .*; models there: 'bench-gpt2-small'"
+    ):
         cat.features_promoting_token(" Paris", model="gpt2")
 
 
@@ -120,15 +132,20 @@ def test_demo_catalog_through_the_api(demo_db):
     assert len(skewed.frame) > 0 and skewed.frame["neuronpedia_url"].isna().all()
     with pytest.raises(CatalogError, match=r"have no Neuronpedia id"):
         cat.quick_list_url(skewed)
-    with pytest.raises(CatalogError, match=r"SAE 'demo/blocks.0.hook_resid_pre' has no Neuronpedia id in catalog .*so feature 3 has no links"):
+    with pytest.raises(
+        CatalogError,
+        match=r"SAE 'demo/blocks.0.hook_resid_pre' has no Neuronpedia id in catalog .*so feature 3 has no links",
+    ):
         cat.feature_links("demo/blocks.0.hook_resid_pre", 3)
 
 
 def test_engine_answers_pandas_read_sql_with_bound_parameters_and_holds_no_lock(cat, tables, small_db):
     import sqlalchemy as sa
 
-    query = sa.text("SELECT sae_id, feature, skewness FROM feature_stats WHERE layer = :layer AND skewness > :s "
-                    "ORDER BY sae_id, feature")
+    query = sa.text(
+        "SELECT sae_id, feature, skewness FROM feature_stats WHERE layer = :layer AND skewness > :s "
+        "ORDER BY sae_id, feature"
+    )
     frame = pd.read_sql(query, cat.engine, params={"layer": 1, "s": 0.5})
     features, saes = tables["features"], tables["saes"]
     expected = features.merge(saes[["sae_id", "layer"]], on="sae_id")
@@ -157,5 +174,7 @@ def test_every_api_method_agrees_with_its_saved_querys_header():
         assert {p for p, param in declared.items() if param.required} <= set(arguments), name
         for arg, spec in arguments.items():
             expected = inspect.Parameter.empty if declared[arg].default is REQUIRED else declared[arg].default
-            assert spec.default == expected, f"{name}({arg}=...): the method says {spec.default!r}, the SQL {expected!r}"
+            assert spec.default == expected, (
+                f"{name}({arg}=...): the method says {spec.default!r}, the SQL {expected!r}"
+            )
         assert method.__doc__.strip(), name

@@ -11,7 +11,6 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from tests.synthetic_catalog import BenchShape, build_bench_catalog
 from catalog.errors import CatalogError
 from catalog.export import (
     export_format,
@@ -21,6 +20,7 @@ from catalog.export import (
     export_table,
 )
 from catalog.queries import run_query
+from tests.synthetic_catalog import BenchShape, build_bench_catalog
 
 SMALL = BenchShape(n_layers=2, d_sae=40, d_model=8, d_vocab=7000, n_sets=60)
 SAE = "bench-res-jb/blocks.1.hook_resid_pre"
@@ -46,7 +46,9 @@ def _listify(value):
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
 def test_a_query_result_round_trips(small_db, tmp_path, fmt):
     expected = run_query(small_db, "high_skew_features", {"layer": 1, "min_skewness": 0.0}, limit=12).frame
-    summary = export_query(small_db, "high_skew_features", {"layer": "1", "min_skewness": "0"}, tmp_path / f"r.{fmt}", limit=12)
+    summary = export_query(
+        small_db, "high_skew_features", {"layer": "1", "min_skewness": "0"}, tmp_path / f"r.{fmt}", limit=12
+    )
     assert summary.rows == 12 and summary.truncated and summary.format == fmt
     back = _read(tmp_path / f"r.{fmt}", fmt)
     assert list(back.columns) == list(expected.columns)
@@ -84,8 +86,18 @@ def test_neuronpedia_records_use_neuronpedias_field_names(small_db, tmp_path):
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert summary.rows == len(records) == 40
     first = records[0]
-    assert {"modelId", "layer", "index", "pos_str", "pos_values", "neg_str", "neg_values", "frac_nonzero",
-            "logits_hist_data_bar_heights", "logits_hist_data_bar_values"} <= set(first)
+    assert {
+        "modelId",
+        "layer",
+        "index",
+        "pos_str",
+        "pos_values",
+        "neg_str",
+        "neg_values",
+        "frac_nonzero",
+        "logits_hist_data_bar_heights",
+        "logits_hist_data_bar_values",
+    } <= set(first)
     assert (first["modelId"], first["layer"], first["index"]) == ("gpt2-small", "1-res-jb", "0")
     expected = run_query(small_db, "feature_card", {"sae": SAE, "feature": 0}).frame.iloc[0]
     assert first["pos_str"] == list(expected["top_tokens"]) and first["neg_str"] == list(expected["bottom_tokens"])
@@ -98,8 +110,11 @@ def test_json_has_no_nan_or_infinity(tmp_path):
     frame = pd.DataFrame({"score": [np.inf, 1.5, np.nan], "values": [[1.0, np.inf], [], None]})
     export_frame(frame, tmp_path / "f.jsonl")
     lines = (tmp_path / "f.jsonl").read_text().splitlines()
-    assert [json.loads(line) for line in lines] == [{"score": None, "values": [1.0, None]},
-                                                    {"score": 1.5, "values": []}, {"score": None, "values": None}]
+    assert [json.loads(line) for line in lines] == [
+        {"score": None, "values": [1.0, None]},
+        {"score": 1.5, "values": []},
+        {"score": None, "values": None},
+    ]
 
 
 def test_an_empty_result_still_writes_a_header(small_db, tmp_path):
@@ -111,7 +126,9 @@ def test_an_empty_result_still_writes_a_header(small_db, tmp_path):
 def test_the_format_comes_from_the_suffix_or_is_asked_for(tmp_path):
     assert export_format(tmp_path / "x.parquet") == "parquet" and export_format(tmp_path / "x.NDJSON") == "jsonl"
     assert export_format(tmp_path / "x.txt", "csv") == "csv"
-    with pytest.raises(CatalogError, match=r"cannot tell the format of .*x.txt from its suffix; name it .parquet, .csv or .jsonl"):
+    with pytest.raises(
+        CatalogError, match=r"cannot tell the format of .*x.txt from its suffix; name it .parquet, .csv or .jsonl"
+    ):
         export_format(tmp_path / "x.txt")
     with pytest.raises(CatalogError, match=r"unknown export format 'xlsx'; formats: parquet, csv, jsonl"):
         export_format(tmp_path / "x.csv", "xlsx")
@@ -119,9 +136,12 @@ def test_the_format_comes_from_the_suffix_or_is_asked_for(tmp_path):
 
 def test_neuronpedia_export_refuses_saes_without_an_id_and_writes_nothing(demo_db, small_db, tmp_path):
     path = tmp_path / "np.jsonl"
-    with pytest.raises(CatalogError, match=r"SAE\(s\) demo/blocks.0.hook_resid_pre, demo/blocks.1.hook_resid_post, "
-                                           r"demo/blocks.1.hook_resid_pre have no Neuronpedia id in catalog .*"
-                                           r"none of its SAEs has one \(export a saved query or a --table"):
+    with pytest.raises(
+        CatalogError,
+        match=r"SAE\(s\) demo/blocks.0.hook_resid_pre, demo/blocks.1.hook_resid_post, "
+        r"demo/blocks.1.hook_resid_pre have no Neuronpedia id in catalog .*"
+        r"none of its SAEs has one \(export a saved query or a --table",
+    ):
         export_neuronpedia(demo_db, path)
     with pytest.raises(CatalogError, match=r"--sae-id 'nope' is not in catalog .*`llcat run saes --db "):
         export_neuronpedia(small_db, path, sae="nope")

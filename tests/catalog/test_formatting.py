@@ -21,7 +21,7 @@ def test_control_characters_are_escaped_for_a_terminal_only():
     shown = for_terminal(cell)
     assert shown == "\\x1b]0;owned\\x07\\x1b[31mred\\x9b\nnext\tcol"
     assert all(ord(ch) >= 32 or ch in "\n\t" for ch in shown)
-    assert "\x1b" in render(pd.DataFrame({"c": [cell]}), "csv")   # files and pipes get every byte
+    assert "\x1b" in render(pd.DataFrame({"c": [cell]}), "csv")  # files and pipes get every byte
 
 
 def test_the_cli_escapes_only_when_stdout_is_a_terminal(demo_db, capsys, monkeypatch):

@@ -21,13 +21,17 @@ def build_v1_catalog(path: Path) -> None:
     con.execute("INSERT INTO runs VALUES ('r1', now()::TIMESTAMP, NULL, '0.1.0', 1, 'cpu', '{}', NULL, 'finished')")
     con.execute("INSERT INTO models VALUES ('m', 4, 3, 'src', 'proc', 'abc', 'r1')")
     con.execute("INSERT INTO tokens VALUES ('m', 0, ' a', 'Ġa'), ('m', 1, ' b', 'Ġb'), ('m', 2, 'c', 'c')")
-    con.execute("INSERT INTO features VALUES ('s/x', 0, -2.0, false, 1.0, 0, 1, 0.5, 3.5, 0, 1, 0.4, 3.2, -1, 1, [1,2,3])")
+    con.execute(
+        "INSERT INTO features VALUES ('s/x', 0, -2.0, false, 1.0, 0, 1, 0.5, 3.5, 0, 1, 0.4, 3.2, -1, 1, [1,2,3])"
+    )
     con.close()
 
 
 def table_shapes(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
-    rows = con.execute("SELECT table_name, column_name, data_type FROM information_schema.columns"
-                       " WHERE table_schema = 'main' ORDER BY table_name, ordinal_position").fetchall()
+    rows = con.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns"
+        " WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+    ).fetchall()
     shapes: dict[str, list[tuple[str, str]]] = {}
     for table, column, data_type in rows:
         shapes.setdefault(table, []).append((column, data_type))
@@ -41,8 +45,11 @@ def test_every_version_after_the_first_has_a_migration():
 def test_reader_refuses_an_old_catalog_and_says_how_to_migrate(tmp_path):
     path = tmp_path / "old.duckdb"
     build_v1_catalog(path)
-    with pytest.raises(CatalogError, match=rf"has schema version 1, older than this code's {schema.SCHEMA_VERSION}; "
-                                           rf"upgrade it in place with `llcat-ingest migrate --db {path}`"):
+    with pytest.raises(
+        CatalogError,
+        match=rf"has schema version 1, older than this code's {schema.SCHEMA_VERSION}; "
+        rf"upgrade it in place with `llcat-ingest migrate --db {path}`",
+    ):
         open_read_only(path)
 
 
@@ -53,11 +60,14 @@ def test_migrate_upgrades_in_place_keeping_every_row(tmp_path, capsys):
     assert f"schema version {schema.SCHEMA_VERSION}" in capsys.readouterr().out
     open_for_write(fresh).close()
     upgraded, new = open_read_only(old), open_read_only(fresh)
-    assert table_shapes(upgraded) == table_shapes(new)       # old + migrations == the latest schema
+    assert table_shapes(upgraded) == table_shapes(new)  # old + migrations == the latest schema
     assert upgraded.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall() == [
-        (v,) for v in range(1, schema.SCHEMA_VERSION + 1)]
+        (v,) for v in range(1, schema.SCHEMA_VERSION + 1)
+    ]
     assert upgraded.execute("SELECT count(*) FROM tokens").fetchall() == [(3,)]
-    assert upgraded.execute("SELECT run_id, status, library_versions FROM runs").fetchall() == [("r1", "finished", None)]
+    assert upgraded.execute("SELECT run_id, status, library_versions FROM runs").fetchall() == [
+        ("r1", "finished", None)
+    ]
     assert upgraded.execute("SELECT kurtosis, hist_counts FROM features").fetchall() == [(3.5, [1, 2, 3])]
     upgraded.close()
     new.close()
@@ -81,4 +91,6 @@ def test_a_failing_migration_leaves_the_catalog_as_it_was(tmp_path, monkeypatch)
 
 def test_migrate_a_missing_catalog(tmp_path, capsys):
     assert main(["migrate", "--db", str(tmp_path / "nope.duckdb")]) == 2
-    assert "does not exist, so there is nothing to migrate; pass --db with an existing catalog" in capsys.readouterr().err
+    assert (
+        "does not exist, so there is nothing to migrate; pass --db with an existing catalog" in capsys.readouterr().err
+    )

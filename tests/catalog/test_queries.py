@@ -15,11 +15,20 @@ from catalog.errors import CatalogError
 from catalog.queries import get_query, parse_query_file, run_query, saved_queries
 
 SAE0, SAE1, SAE1_POST = "demo/blocks.0.hook_resid_pre", "demo/blocks.1.hook_resid_pre", "demo/blocks.1.hook_resid_post"
-REQUIRED_QUERIES = {"high_skew_features", "top_features_for_set", "enriched_a_not_b", "features_promoting_token",
-                    "decoder_neighbours", "feature_logits", "dead_and_dense_features", "layer_percentiles"}
+REQUIRED_QUERIES = {
+    "high_skew_features",
+    "top_features_for_set",
+    "enriched_a_not_b",
+    "features_promoting_token",
+    "decoder_neighbours",
+    "feature_logits",
+    "dead_and_dense_features",
+    "layer_percentiles",
+}
 
 
 # -- parsing --------------------------------------------------------------------------------
+
 
 def _write(folder: Path, name: str, text: str) -> Path:
     path = folder / f"{name}.sql"
@@ -37,10 +46,14 @@ def test_every_saved_query_parses_with_a_description_and_a_limit():
 
 
 def test_named_parameters_become_typed_dollar_bindings(tmp_path):
-    path = _write(tmp_path, "q", "-- name: q\n-- description: d\n-- param: layer LAYER  the layer\n"
-                                 "-- param: x DOUBLE = 2  a number\n"
-                                 "SELECT ':not_a_param' AS s, 1::INTEGER AS i -- :comment\n"
-                                 "FROM saes WHERE layer = :layer AND :x > 1 LIMIT :limit")
+    path = _write(
+        tmp_path,
+        "q",
+        "-- name: q\n-- description: d\n-- param: layer LAYER  the layer\n"
+        "-- param: x DOUBLE = 2  a number\n"
+        "SELECT ':not_a_param' AS s, 1::INTEGER AS i -- :comment\n"
+        "FROM saes WHERE layer = :layer AND :x > 1 LIMIT :limit",
+    )
     query = parse_query_file(path)
     assert "CAST($layer AS INTEGER)" in query.sql and "CAST($x AS DOUBLE)" in query.sql
     assert "':not_a_param'" in query.sql and "1::INTEGER" in query.sql and "-- :comment" in query.sql
@@ -49,17 +62,35 @@ def test_named_parameters_become_typed_dollar_bindings(tmp_path):
     assert query.bind({"layer": "3"}) == {"layer": 3, "x": 2.0, "limit": 100}
 
 
-@pytest.mark.parametrize("text, message", [
-    ("-- name: other\n-- description: d\nSELECT :limit", r"needs exactly one '-- name: q' line"),
-    ("-- name: q\nSELECT :limit", r"needs exactly one '-- description: \.\.\.' line"),
-    ("-- name: q\n-- description: d\nSELECT :nope LIMIT :limit", r"uses :nope but declares no '-- param: nope"),
-    ("-- name: q\n-- description: d\n-- param: a INTEGER\nSELECT 1 LIMIT :limit", r"declares parameter\(s\) a that its SQL never uses"),
-    ("-- name: q\n-- description: d\n-- param: a WIDGET\nSELECT :a LIMIT :limit", r"unknown parameter type 'WIDGET'"),
-    ("-- name: q\n-- description: d\nSELECT 1", r"declares parameter\(s\) limit that its SQL never uses"),
-    ("-- name: q\n-- description: d\n-- param: a INTEGER = x  no\nSELECT :a LIMIT :limit", r"cannot read the default 'x': write NULL, a number"),
-    ("-- name: q\n-- description: d\n-- param: a INTEGER = 1.5  no\nSELECT :a LIMIT :limit", r"the default of a, 1.5, is not INTEGER"),
-    ("-- name: q\n-- description: d\n-- param: limit INTEGER = NULL  rows\nSELECT :limit", r"declare limit as '-- param: limit INTEGER = N'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("-- name: other\n-- description: d\nSELECT :limit", r"needs exactly one '-- name: q' line"),
+        ("-- name: q\nSELECT :limit", r"needs exactly one '-- description: \.\.\.' line"),
+        ("-- name: q\n-- description: d\nSELECT :nope LIMIT :limit", r"uses :nope but declares no '-- param: nope"),
+        (
+            "-- name: q\n-- description: d\n-- param: a INTEGER\nSELECT 1 LIMIT :limit",
+            r"declares parameter\(s\) a that its SQL never uses",
+        ),
+        (
+            "-- name: q\n-- description: d\n-- param: a WIDGET\nSELECT :a LIMIT :limit",
+            r"unknown parameter type 'WIDGET'",
+        ),
+        ("-- name: q\n-- description: d\nSELECT 1", r"declares parameter\(s\) limit that its SQL never uses"),
+        (
+            "-- name: q\n-- description: d\n-- param: a INTEGER = x  no\nSELECT :a LIMIT :limit",
+            r"cannot read the default 'x': write NULL, a number",
+        ),
+        (
+            "-- name: q\n-- description: d\n-- param: a INTEGER = 1.5  no\nSELECT :a LIMIT :limit",
+            r"the default of a, 1.5, is not INTEGER",
+        ),
+        (
+            "-- name: q\n-- description: d\n-- param: limit INTEGER = NULL  rows\nSELECT :limit",
+            r"declare limit as '-- param: limit INTEGER = N'",
+        ),
+    ],
+)
 def test_a_malformed_query_file_is_refused_naming_the_file(tmp_path, text, message):
     path = _write(tmp_path, "q", text)
     with pytest.raises(CatalogError, match=rf"saved query file {path}: {message}"):
@@ -67,17 +98,25 @@ def test_a_malformed_query_file_is_refused_naming_the_file(tmp_path, text, messa
 
 
 def test_unknown_query_name_lists_the_saved_queries():
-    with pytest.raises(CatalogError, match=r"no saved query named 'high_skew'; did you mean high_skew_features\? "
-                                           r"saved queries: .*decoder_neighbours.*`python -m catalog queries`"):
+    with pytest.raises(
+        CatalogError,
+        match=r"no saved query named 'high_skew'; did you mean high_skew_features\? "
+        r"saved queries: .*decoder_neighbours.*`python -m catalog queries`",
+    ):
         get_query("high_skew")
 
 
 def test_binding_errors_name_the_parameter_and_list_the_valid_ones():
     query = get_query("high_skew_features")
-    with pytest.raises(CatalogError, match=r"query high_skew_features has no parameter 'layr'; its parameters: "
-                                           r"layer LAYER \(required\); min_skewness DOUBLE = 3\.0; sae SAE = NULL"):
+    with pytest.raises(
+        CatalogError,
+        match=r"query high_skew_features has no parameter 'layr'; its parameters: "
+        r"layer LAYER \(required\); min_skewness DOUBLE = 3\.0; sae SAE = NULL",
+    ):
         query.bind({"layr": 8})
-    with pytest.raises(CatalogError, match=r"query high_skew_features: missing required parameter layer; its parameters"):
+    with pytest.raises(
+        CatalogError, match=r"query high_skew_features: missing required parameter layer; its parameters"
+    ):
         query.bind({})
     with pytest.raises(CatalogError, match=r"parameter layer expects a layer number such as 8 \(LAYER\), got 'eight'"):
         query.bind({"layer": "eight"})
@@ -96,13 +135,24 @@ def test_binding_errors_name_the_parameter_and_list_the_valid_ones():
 
 # -- the demo catalog, independently ------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def base(demo_db) -> dict[str, pd.DataFrame]:
     """The demo's base tables as pandas frames (vectors as numpy matrices)."""
     con = duckdb.connect(str(demo_db), read_only=True)
     try:
-        tables = {name: con.execute(f"SELECT * FROM {name}").df() for name in
-                  ("saes", "features", "feature_tokens", "tokens", "token_sets", "token_set_members", "enrichment")}
+        tables = {
+            name: con.execute(f"SELECT * FROM {name}").df()
+            for name in (
+                "saes",
+                "features",
+                "feature_tokens",
+                "tokens",
+                "token_sets",
+                "token_set_members",
+                "enrichment",
+            )
+        }
         decoder = con.execute("SELECT sae_id, feature, vec FROM decoder ORDER BY sae_id, feature").df()
         unembed = con.execute("SELECT token_id, vec FROM unembed ORDER BY token_id").df()
     finally:
@@ -115,8 +165,11 @@ def base(demo_db) -> dict[str, pd.DataFrame]:
 
 
 def _token_lists(base, direction: str) -> pd.Series:
-    ft = base["feature_tokens"][base["feature_tokens"]["direction"] == direction].merge(
-        base["tokens"][["token_id", "token"]], on="token_id").sort_values("rank")
+    ft = (
+        base["feature_tokens"][base["feature_tokens"]["direction"] == direction]
+        .merge(base["tokens"][["token_id", "token"]], on="token_id")
+        .sort_values("rank")
+    )
     return ft.groupby(["sae_id", "feature"])["token"].agg(list)
 
 
@@ -124,10 +177,13 @@ def test_high_skew_features_matches_pandas(demo_db, base):
     result = run_query(demo_db, "high_skew_features", {"layer": 1, "min_skewness": 0.2}, limit=7)
     f = base["features"]
     expected = f[(f["layer"] == 1) & (f["skewness"] > 0.2)].sort_values(
-        ["skewness", "sae_id", "feature"], ascending=[False, True, True])
+        ["skewness", "sae_id", "feature"], ascending=[False, True, True]
+    )
     assert result.truncated == (len(expected) > 7) and len(expected) > 7
     expected = expected.head(7)
-    assert list(zip(result.frame["sae_id"], result.frame["feature"])) == list(zip(expected["sae_id"], expected["feature"]))
+    assert list(zip(result.frame["sae_id"], result.frame["feature"])) == list(
+        zip(expected["sae_id"], expected["feature"])
+    )
     np.testing.assert_allclose(result.frame["skewness"], expected["skewness"], rtol=0, atol=0)
     np.testing.assert_allclose(result.frame["kurtosis"], expected["kurtosis"], rtol=0, atol=0)
     tops = _token_lists(base, "top")
@@ -158,7 +214,9 @@ def test_top_features_for_set_matches_pandas(demo_db, base, params):
     if "layer" in params:
         e = e[(e["layer"] == params["layer"]) & (e["q_value"] <= params["max_q"])]
     expected = e.sort_values(["d", "sae_id", "feature"], ascending=[False, True, True]).head(25)
-    assert list(zip(result.frame["sae_id"], result.frame["feature"])) == list(zip(expected["sae_id"], expected["feature"]))
+    assert list(zip(result.frame["sae_id"], result.frame["feature"])) == list(
+        zip(expected["sae_id"], expected["feature"])
+    )
     np.testing.assert_array_equal(result.frame["d"], expected["d"])
     np.testing.assert_allclose(result.frame["score"], -np.log(1 - expected["d"].astype(np.float64)), rtol=1e-12)
     np.testing.assert_array_equal(result.frame["direction"], expected["direction"])
@@ -168,11 +226,18 @@ def test_top_features_for_set_matches_pandas(demo_db, base, params):
 def test_enriched_a_not_b_matches_pandas(demo_db, base):
     result = run_query(demo_db, "enriched_a_not_b", {"set_a": "boys_names", "set_b": "girls_names"}, limit=30)
     e = _enrichment(base)
-    wide = e[e["name"].isin(["boys_names", "girls_names"])].pivot_table(
-        index=["sae_id", "feature"], columns="name", values="d").reset_index()
-    wide["difference"] = -np.log(1 - wide["boys_names"].astype(np.float64)) + np.log(1 - wide["girls_names"].astype(np.float64))
+    wide = (
+        e[e["name"].isin(["boys_names", "girls_names"])]
+        .pivot_table(index=["sae_id", "feature"], columns="name", values="d")
+        .reset_index()
+    )
+    wide["difference"] = -np.log(1 - wide["boys_names"].astype(np.float64)) + np.log(
+        1 - wide["girls_names"].astype(np.float64)
+    )
     expected = wide.sort_values(["difference", "sae_id", "feature"], ascending=[False, True, True]).head(30)
-    assert list(zip(result.frame["sae_id"], result.frame["feature"])) == list(zip(expected["sae_id"], expected["feature"]))
+    assert list(zip(result.frame["sae_id"], result.frame["feature"])) == list(
+        zip(expected["sae_id"], expected["feature"])
+    )
     np.testing.assert_allclose(result.frame["score_difference"], expected["difference"], rtol=1e-12)
     np.testing.assert_array_equal(result.frame["d_b"], expected["girls_names"].astype(np.float32))
 
@@ -195,8 +260,13 @@ def test_features_promoting_token_matches_numpy(demo_db, base):
     result = run_query(demo_db, "features_promoting_token", {"token": " Paris"}, limit=20)
     weights = base["W_dec"] @ base["W_U"][token_id]
     keys = list(zip(base["decoder_keys"]["sae_id"], base["decoder_keys"]["feature"]))
-    _check_top_n(list(zip(result.frame["sae_id"], result.frame["feature"])), result.frame["logit_weight"].to_numpy(),
-                 keys, weights, 20)
+    _check_top_n(
+        list(zip(result.frame["sae_id"], result.frame["feature"])),
+        result.frame["logit_weight"].to_numpy(),
+        keys,
+        weights,
+        20,
+    )
     assert set(result.frame["token_id"]) == {token_id}
     stats = base["features"].set_index(["sae_id", "feature"])
     for row in result.frame.itertuples():
@@ -217,14 +287,23 @@ def _cosines(base, sae: str, feature: int) -> tuple[list, np.ndarray]:
     return keys, cosines
 
 
-@pytest.mark.parametrize("scope, allowed", [("model", {SAE0, SAE1, SAE1_POST}), ("layer", {SAE1, SAE1_POST}), ("sae", {SAE1})])
+@pytest.mark.parametrize(
+    "scope, allowed", [("model", {SAE0, SAE1, SAE1_POST}), ("layer", {SAE1, SAE1_POST}), ("sae", {SAE1})]
+)
 def test_decoder_neighbours_match_numpy(demo_db, base, scope, allowed):
     result = run_query(demo_db, "decoder_neighbours", {"sae": SAE1, "feature": 26, "scope": scope}, limit=15)
     keys, cosines = _cosines(base, SAE1, 26)
     kept = [(key, value) for key, value in zip(keys, cosines) if key[0] in allowed and key != (SAE1, 26)]
-    _check_top_n(list(zip(result.frame["sae_id"], result.frame["feature"])), result.frame["cosine"].to_numpy(),
-                 [k for k, _ in kept], np.array([v for _, v in kept]), 15)
-    assert set(result.frame["sae_id"]) <= allowed and (SAE1, 26) not in set(zip(result.frame["sae_id"], result.frame["feature"]))
+    _check_top_n(
+        list(zip(result.frame["sae_id"], result.frame["feature"])),
+        result.frame["cosine"].to_numpy(),
+        [k for k, _ in kept],
+        np.array([v for _, v in kept]),
+        15,
+    )
+    assert set(result.frame["sae_id"]) <= allowed and (SAE1, 26) not in set(
+        zip(result.frame["sae_id"], result.frame["feature"])
+    )
 
 
 def test_feature_logits_match_numpy_with_set_membership(demo_db, base):
@@ -258,8 +337,9 @@ def test_dead_and_dense_features_match_pandas(demo_db, base, which):
     f["status"] = np.where(f["log10_density"] < -9, "dead", np.where(f["log10_density"] > -2.5, "dense", None))
     f = f[f["status"].notna() & ((which == "both") | (f["status"] == which))]
     expected = f.sort_values(["status", "log10_density", "sae_id", "feature"], ascending=[True, False, True, True])
-    assert list(zip(result.frame["sae_id"], result.frame["feature"], result.frame["status"])) == \
-        list(zip(expected["sae_id"], expected["feature"], expected["status"]))
+    assert list(zip(result.frame["sae_id"], result.frame["feature"], result.frame["status"])) == list(
+        zip(expected["sae_id"], expected["feature"], expected["status"])
+    )
     assert SAE1_POST not in set(result.frame["sae_id"])  # no sparsity file, no density
 
 
@@ -302,7 +382,11 @@ def test_feature_card_and_feature_enrichment_match_pandas(demo_db, base):
     assert list(card["top_tokens"]) == _token_lists(base, "top")[(SAE1, 26)]
     assert list(card["bottom_tokens"]) == _token_lists(base, "bottom")[(SAE1, 26)]
     sets = run_query(demo_db, "feature_enrichment", {"sae": SAE1, "feature": 26}, limit=10).frame
-    e = _enrichment(base).query("sae_id == @SAE1 and feature == 26").sort_values(["d", "name"], ascending=[False, True])
+    # Sets ranked by significance (calibrated p, then d), sets under 5 tokens hidden by default.
+    e = _enrichment(base).merge(base["token_sets"][["set_id", "size"]], on="set_id")
+    e = e.query("sae_id == @SAE1 and feature == 26 and size >= 5").sort_values(
+        ["p_calibrated", "d", "name"], ascending=[True, False, True]
+    )
     assert list(sets["set_name"]) == list(e["name"].head(10))
     np.testing.assert_allclose(sets["score"], -np.log(1 - e["d"].head(10).astype(np.float64)), rtol=1e-12)
 
@@ -322,36 +406,53 @@ def test_neuronpedia_features_match_pandas(demo_db, base):
 
 # -- bad input, against the demo --------------------------------------------------------
 
+
 def test_unknown_sae_lists_the_saes(demo_db):
-    with pytest.raises(CatalogError, match=r"query feature_card: parameter sae: SAE 'demo/blocks.9.hook_resid_pre' is not in "
-                                           rf"catalog {demo_db}; SAEs there: '{SAE0}', '{SAE1_POST}', '{SAE1}'"):
+    with pytest.raises(
+        CatalogError,
+        match=r"query feature_card: parameter sae: SAE 'demo/blocks.9.hook_resid_pre' is not in "
+        rf"catalog {demo_db}; SAEs there: '{SAE0}', '{SAE1_POST}', '{SAE1}'",
+    ):
         run_query(demo_db, "feature_card", {"sae": "demo/blocks.9.hook_resid_pre", "feature": 1})
 
 
 def test_unknown_feature_says_the_range(demo_db):
-    with pytest.raises(CatalogError, match=rf"parameter feature: feature 999 is not in SAE '{SAE0}' \(it has 256 features, 0 to 255\)"):
+    with pytest.raises(
+        CatalogError, match=rf"parameter feature: feature 999 is not in SAE '{SAE0}' \(it has 256 features, 0 to 255\)"
+    ):
         run_query(demo_db, "decoder_neighbours", {"sae": SAE0, "feature": 999})
 
 
 def test_unknown_layer_lists_the_layers(demo_db):
-    with pytest.raises(CatalogError, match=rf"layer 8 is not in catalog {demo_db}; layers there: 0 \({SAE0}\); 1 \({SAE1_POST}, {SAE1}\)"):
+    with pytest.raises(
+        CatalogError,
+        match=rf"layer 8 is not in catalog {demo_db}; layers there: 0 \({SAE0}\); 1 \({SAE1_POST}, {SAE1}\)",
+    ):
         run_query(demo_db, "high_skew_features", {"layer": 8})
 
 
 def test_unknown_token_set_suggests_the_closest(demo_db):
-    with pytest.raises(CatalogError, match=r"token set 'boys_name' is not in catalog .*; closest: 'boys_names'.*"
-                                           r"sets in all \(list them with `python -m catalog run token_sets`\)"):
+    with pytest.raises(
+        CatalogError,
+        match=r"token set 'boys_name' is not in catalog .*; closest: 'boys_names'.*"
+        r"sets in all \(list them with `python -m catalog run token_sets`\)",
+    ):
         run_query(demo_db, "top_features_for_set", {"token_set": "boys_name"})
 
 
 def test_unknown_token_hints_at_the_leading_space(demo_db):
-    with pytest.raises(CatalogError, match=r"token 'paris' is not in the vocabulary of catalog .*leading space included.*"
-                                           r"tokens that differ only in spaces or case: ' Paris', 'Paris'$"):
+    with pytest.raises(
+        CatalogError,
+        match=r"token 'paris' is not in the vocabulary of catalog .*leading space included.*"
+        r"tokens that differ only in spaces or case: ' Paris', 'Paris'$",
+    ):
         run_query(demo_db, "features_promoting_token", {"token": "paris"})
 
 
 def test_a_missing_catalog_and_a_file_that_is_not_one(tmp_path):
-    with pytest.raises(CatalogError, match=r"missing.duckdb does not exist; build the demo catalog there with `llcat-ingest demo --db"):
+    with pytest.raises(
+        CatalogError, match=r"missing.duckdb does not exist; build the demo catalog there with `llcat-ingest demo --db"
+    ):
         run_query(tmp_path / "missing.duckdb", "saes")
     notes = tmp_path / "notes.duckdb"
     notes.write_text("not a database\n" * 20)
@@ -359,14 +460,23 @@ def test_a_missing_catalog_and_a_file_that_is_not_one(tmp_path):
         run_query(notes, "saes")
     other = tmp_path / "other.duckdb"
     duckdb.connect(str(other)).execute("CREATE TABLE t (x INTEGER)").close()
-    with pytest.raises(CatalogError, match=r"other.duckdb is a DuckDB database but not a catalog \(it has no schema_migrations table\)"):
+    with pytest.raises(
+        CatalogError, match=r"other.duckdb is a DuckDB database but not a catalog \(it has no schema_migrations table\)"
+    ):
         run_query(other, "saes")
 
 
 # -- views ------------------------------------------------------------------------------------
 
-VIEWS = ("catalog_views_version", "sae_summary", "feature_stats", "feature_token_lists", "feature_overview",
-         "enrichment_scores", "layer_percentiles")
+VIEWS = (
+    "catalog_views_version",
+    "sae_summary",
+    "feature_stats",
+    "feature_token_lists",
+    "feature_overview",
+    "enrichment_scores",
+    "layer_percentiles",
+)
 
 
 def test_views_apply_inside_the_schema_transaction_on_an_empty_catalog(tmp_path):
@@ -395,7 +505,7 @@ def test_a_catalog_with_old_or_missing_views_gets_the_current_ones(tmp_path):
     for view in VIEWS:
         con.execute(f"DROP VIEW {view}")
     con.close()
-    assert run_query(path, "saes").frame.empty            # the views come back as TEMP views
+    assert run_query(path, "saes").frame.empty  # the views come back as TEMP views
     con = duckdb.connect(str(path))
     con.execute("CREATE VIEW catalog_views_version AS SELECT 0 AS views_version")
     con.execute("CREATE VIEW feature_stats AS SELECT 1 AS stale")

@@ -8,9 +8,9 @@ import time
 import duckdb
 import pytest
 
-from tests.synthetic_catalog import BenchShape, build_bench_catalog
 from catalog.errors import CatalogError
 from catalog.sandbox import run_sql
+from tests.synthetic_catalog import BenchShape, build_bench_catalog
 
 SMALL = BenchShape(n_layers=2, d_sae=32, d_model=8, d_vocab=7000, n_sets=60)
 
@@ -34,19 +34,22 @@ def test_the_row_cap_truncates_and_says_so_keeping_order(small_db):
     assert not exact.truncated and len(exact.frame) == 5
 
 
-@pytest.mark.parametrize("statement, kind", [
-    ("DROP TABLE saes", "DROP"),
-    ("INSERT INTO saes SELECT * FROM saes", "INSERT"),
-    ("UPDATE features SET skewness = 0", "UPDATE"),
-    ("CREATE TABLE t AS SELECT 1", "CREATE"),
-    ("COPY saes TO 'out.csv'", "COPY"),
-    ("ATTACH 'other.duckdb'", "ATTACH"),
-    ("INSTALL httpfs", "LOAD"),
-    ("LOAD httpfs", "LOAD"),
-    ("SET enable_external_access = true", "SET"),
-    ("PRAGMA database_list", "PRAGMA"),
-    ("EXPLAIN SELECT 1", "EXPLAIN"),
-])
+@pytest.mark.parametrize(
+    "statement, kind",
+    [
+        ("DROP TABLE saes", "DROP"),
+        ("INSERT INTO saes SELECT * FROM saes", "INSERT"),
+        ("UPDATE features SET skewness = 0", "UPDATE"),
+        ("CREATE TABLE t AS SELECT 1", "CREATE"),
+        ("COPY saes TO 'out.csv'", "COPY"),
+        ("ATTACH 'other.duckdb'", "ATTACH"),
+        ("INSTALL httpfs", "LOAD"),
+        ("LOAD httpfs", "LOAD"),
+        ("SET enable_external_access = true", "SET"),
+        ("PRAGMA database_list", "PRAGMA"),
+        ("EXPLAIN SELECT 1", "EXPLAIN"),
+    ],
+)
 def test_anything_but_select_is_refused(small_db, statement, kind):
     with pytest.raises(CatalogError, match=rf"only SELECT queries run in the console .*got a statement of type {kind}"):
         run_sql(small_db, statement)
@@ -58,12 +61,15 @@ def test_several_statements_are_refused_before_any_runs(small_db):
     assert run_sql(small_db, "SELECT count(*) AS n FROM saes -- ; DROP TABLE saes").frame["n"][0] == 2
 
 
-@pytest.mark.parametrize("statement", [
-    "SELECT * FROM read_csv('/etc/passwd')",
-    "SELECT * FROM glob('/*')",
-    "SELECT content FROM read_text('/etc/hostname')",
-    "SELECT * FROM read_parquet('x.parquet')",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM glob('/*')",
+        "SELECT content FROM read_text('/etc/hostname')",
+        "SELECT * FROM read_parquet('x.parquet')",
+    ],
+)
 def test_files_cannot_be_read(small_db, statement):
     with pytest.raises(CatalogError, match=r"DuckDB refused the query: Permission Error: .*disabled by configuration"):
         run_sql(small_db, statement)
@@ -83,13 +89,18 @@ def test_settings_are_capped_and_cannot_change(small_db):
     with sandbox(small_db, sandbox_config(2, 256 * 2**20), NEUTRAL_SETTINGS) as con:
         threads, external, locked, home = con.execute(
             "SELECT current_setting('threads'), current_setting('enable_external_access'),"
-            " current_setting('lock_configuration'), current_setting('home_directory')").fetchone()
+            " current_setting('lock_configuration'), current_setting('home_directory')"
+        ).fetchone()
         assert (threads, external, locked, home) == (2, False, True, "/")
         with pytest.raises(duckdb.Error, match="lock"):
             con.execute("SET threads = 8")
-    for statement in ("SELECT current_setting('threads')", "SELECT * FROM duckdb_settings()",
-                      "SELECT path FROM duckdb_databases()", "SELECT * FROM query('SET threads = 8')",
-                      'SELECT * FROM "QUERY" (\'SELECT 1\')'):
+    for statement in (
+        "SELECT current_setting('threads')",
+        "SELECT * FROM duckdb_settings()",
+        "SELECT path FROM duckdb_databases()",
+        "SELECT * FROM query('SET threads = 8')",
+        "SELECT * FROM \"QUERY\" ('SELECT 1')",
+    ):
         with pytest.raises(CatalogError, match=r"cannot be used in the console \(it shows paths of the machine"):
             run_sql(small_db, statement)
 

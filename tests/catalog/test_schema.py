@@ -10,8 +10,19 @@ CONTRACT = {
     "tokens": {"model_name", "token_id", "token", "raw"},
     "unembed": {"model_name", "token_id", "vec"},
     "saes": {"sae_id", "release", "hook_name", "layer", "model_name", "d_in", "d_sae", "neuronpedia_id"},
-    "features": {"sae_id", "feature", "log10_density", "mean", "std", "skewness", "kurtosis",
-                 "cos_mean", "cos_std", "cos_skewness", "cos_kurtosis"},
+    "features": {
+        "sae_id",
+        "feature",
+        "log10_density",
+        "mean",
+        "std",
+        "skewness",
+        "kurtosis",
+        "cos_mean",
+        "cos_std",
+        "cos_skewness",
+        "cos_kurtosis",
+    },
     "decoder": {"sae_id", "feature", "vec"},
     "feature_tokens": {"sae_id", "feature", "direction", "rank", "token_id", "value"},
     "token_sets": {"set_id", "model_name", "name", "family", "size"},
@@ -21,8 +32,12 @@ CONTRACT = {
 
 
 def _columns(con, table):
-    return {row[0] for row in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = $t", {"t": table}).fetchall()}
+    return {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = $t", {"t": table}
+        ).fetchall()
+    }
 
 
 def test_schema_has_the_contract_tables_and_columns(tmp_path):
@@ -55,9 +70,14 @@ def test_a_newer_schema_version_is_refused(tmp_path):
     path = tmp_path / "future.duckdb"
     open_for_write(path).close()
     con = duckdb.connect(str(path))
-    con.execute("INSERT INTO schema_migrations (version, description) VALUES ($v, 'from the future')", {"v": SCHEMA_VERSION + 1})
+    con.execute(
+        "INSERT INTO schema_migrations (version, description) VALUES ($v, 'from the future')", {"v": SCHEMA_VERSION + 1}
+    )
     con.close()
-    message = rf"written by schema version {SCHEMA_VERSION + 1}, but this code knows only versions up to {SCHEMA_VERSION}; upgrade"
+    message = (
+        rf"written by schema version {SCHEMA_VERSION + 1}, but this code knows only versions up to {SCHEMA_VERSION}; "
+        "upgrade"
+    )
     with pytest.raises(CatalogError, match=message):
         open_for_write(path)
     with pytest.raises(CatalogError, match=message):
@@ -65,7 +85,9 @@ def test_a_newer_schema_version_is_refused(tmp_path):
 
 
 def test_reading_a_missing_catalog_says_how_to_build_one(tmp_path):
-    with pytest.raises(CatalogError, match=r"does not exist; build the demo catalog there with `llcat-ingest demo --db"):
+    with pytest.raises(
+        CatalogError, match=r"does not exist; build the demo catalog there with `llcat-ingest demo --db"
+    ):
         read_engine(tmp_path / "missing.duckdb")
 
 

@@ -18,7 +18,7 @@ def con(demo_db):
 
 @pytest.fixture(scope="module")
 def planted(demo_db):
-    return build_demo_folders(demo_db.parent / "cache").planted   # reuses the finished build
+    return build_demo_folders(demo_db.parent / "cache").planted  # reuses the finished build
 
 
 def test_every_feature_of_every_sae_has_every_set(con):
@@ -119,8 +119,7 @@ def test_p_values_are_bounded_and_q_is_bh_over_p_calibrated(con):
     assert low >= 1 / 4097 - 1e-12 and bad == 0
     sae = "demo/blocks.1.hook_resid_pre"
     frame = con.execute("SELECT p_calibrated, q_value FROM enrichment WHERE sae_id = $s", {"s": sae}).df()
-    np.testing.assert_allclose(frame["q_value"], scipy.stats.false_discovery_control(frame["p_calibrated"]),
-                               rtol=1e-12)
+    np.testing.assert_allclose(frame["q_value"], scipy.stats.false_discovery_control(frame["p_calibrated"]), rtol=1e-12)
 
 
 def test_p_calibrated_is_reproduced_from_the_stored_fit_in_sql(con):

@@ -40,7 +40,8 @@ def test_the_default_catalog_is_read_when_the_command_runs(env, expected, tmp_pa
         monkeypatch.setenv("LLCAT_DB", env)  # set after ingest.cli was imported
     assert main(["migrate"]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"error: catalog {expected} does not exist, so there is nothing to migrate; pass --db with an existing catalog")
+        f"error: catalog {expected} does not exist, so there is nothing to migrate; pass --db with an existing catalog"
+    )
     assert main(["rescore"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: catalog {expected} does not exist")
@@ -53,15 +54,25 @@ def test_release_ingest_without_a_reachable_hub_fails_fast_and_leaves_no_file(tm
     env = {key: value for key, value in os.environ.items() if key != "HF_HUB_OFFLINE"}
     env |= {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(tmp_path / "hf")}  # refused at once; empty cache
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "ingest", "run", "--release", "gpt2-small-res-jb", "--db", str(db)],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "ingest", "run", "--release", "gpt2-small-res-jb", "--db", str(db)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     seconds = time.monotonic() - started
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2, result.stderr
     expected_start = "error: the Hugging Face hub (http://127.0.0.1:9) cannot be reached"
     assert len(lines) == 1 and lines[0].startswith(expected_start), lines
-    for advice in ("release 'gpt2-small-res-jb' and model 'gpt2' must be downloaded", "HF_HUB_OFFLINE=1",
-                   "--sae-dir DIR --model PATH", 'make ingest SAE_DIRS="DIR ..." MODEL=PATH'):
+    for advice in (
+        "release 'gpt2-small-res-jb' and model 'gpt2' must be downloaded",
+        "HF_HUB_OFFLINE=1",
+        "--sae-dir DIR --model PATH",
+        'make ingest SAE_DIRS="DIR ..." MODEL=PATH',
+    ):
         assert advice in lines[0], advice
     assert seconds < 20, seconds  # python and torch start-up included; the hub's own retries took 30 s
     assert catalog_files(db) == []
@@ -74,8 +85,20 @@ def bad_shape_folder(tmp_path):
 
 def test_a_failed_sae_dir_run_on_a_new_path_leaves_no_file(tiny_gpt2, bad_shape_folder, tmp_path, capsys):
     db = tmp_path / "new.duckdb"
-    status = main(["run", "--model", str(tiny_gpt2), "--sae-dir", str(bad_shape_folder), "--db", str(db),
-                   "--device", "cpu", "--no-enrichment"])
+    status = main(
+        [
+            "run",
+            "--model",
+            str(tiny_gpt2),
+            "--sae-dir",
+            str(bad_shape_folder),
+            "--db",
+            str(db),
+            "--device",
+            "cpu",
+            "--no-enrichment",
+        ]
+    )
     assert status == 2 and "error: " in capsys.readouterr().err
     assert catalog_files(db) == []
 

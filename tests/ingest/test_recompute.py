@@ -50,9 +50,20 @@ def test_a_new_user_set_is_scored_for_every_feature_and_matches_ks_2samp(demo_db
         assert abs(stored["d"][feature] - expected) < 1e-6, feature
 
 
-V3_COLUMNS = {"enrichment": ["p_calibrated"],
-              "enrichment_null": ["fit_method", "tail_resolution", "tail_threshold", "tail_mass", "tail_rate",
-                                  "tail_curvature", "tail_exceedances", "holdout_seed", "holdout_p"]}
+V3_COLUMNS = {
+    "enrichment": ["p_calibrated"],
+    "enrichment_null": [
+        "fit_method",
+        "tail_resolution",
+        "tail_threshold",
+        "tail_mass",
+        "tail_rate",
+        "tail_curvature",
+        "tail_exceedances",
+        "holdout_seed",
+        "holdout_p",
+    ],
+}
 
 
 def _as_schema_v2(db) -> None:
@@ -60,12 +71,12 @@ def _as_schema_v2(db) -> None:
     import duckdb
 
     con = duckdb.connect(str(db))
-    con.execute("DROP VIEW enrichment_scores")       # v2's read no v3 column; the migration re-creates them
+    con.execute("DROP VIEW enrichment_scores")  # v2's read no v3 column; the migration re-creates them
     con.execute("DROP VIEW null_holdout_p")
     for table, columns in V3_COLUMNS.items():
         for column in columns:
             con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-    con.execute("DELETE FROM schema_migrations")    # a new v2 catalog recorded one step: schema.sql version 2
+    con.execute("DELETE FROM schema_migrations")  # a new v2 catalog recorded one step: schema.sql version 2
     con.execute("INSERT INTO schema_migrations (version, description) VALUES (2, 'schema.sql version 2')")
     con.execute("CREATE OR REPLACE VIEW catalog_views_version AS SELECT 2 AS views_version")
     con.close()
@@ -111,7 +122,7 @@ def test_calibration_command_prints_the_table_per_family(demo_db, capsys):
     assert "held-out random directions stored with the null" in out
     lines = {line.split()[1]: line.split() for line in out.splitlines()[2:]}
     assert {"letters", "regex", "word_list", "nltk_pos"} <= set(lines)
-    assert all(0.5 <= float(cells[5]) <= 1.5 for cells in lines.values())   # obs/nom below 0.01
+    assert all(0.5 <= float(cells[5]) <= 1.5 for cells in lines.values())  # obs/nom below 0.01
     # fresh directions through the stored unembedding agree with the stored hold-out's story
     assert main(["calibration", "--db", str(demo_db), "--directions", "256", "--device", "cpu"]) == 0
     assert "256 fresh random directions" in capsys.readouterr().out

@@ -19,16 +19,24 @@ D_MODEL, D_SAE, TOP_K = 32, 40, 5
 def sae_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp("saes")
     density = torch.linspace(-10, -1, D_SAE)
-    old = write_sae_folder(root / "blocks.0.hook_resid_pre", random_decoder(D_SAE, D_MODEL, seed=1),
-                           old_cfg(D_MODEL, D_SAE, "blocks.0.hook_resid_pre", 0), density)
-    new = write_sae_folder(root / "blocks.0.hook_resid_post", random_decoder(D_SAE, D_MODEL, seed=2),
-                           new_cfg(D_MODEL, D_SAE, "blocks.0.hook_resid_post", under_metadata=True))
+    old = write_sae_folder(
+        root / "blocks.0.hook_resid_pre",
+        random_decoder(D_SAE, D_MODEL, seed=1),
+        old_cfg(D_MODEL, D_SAE, "blocks.0.hook_resid_pre", 0),
+        density,
+    )
+    new = write_sae_folder(
+        root / "blocks.0.hook_resid_post",
+        random_decoder(D_SAE, D_MODEL, seed=2),
+        new_cfg(D_MODEL, D_SAE, "blocks.0.hook_resid_post", under_metadata=True),
+    )
     return [old, new]
 
 
 def config(db, tiny_gpt2, sae_dirs, **overrides):
-    values = dict(db=db, model=str(tiny_gpt2), sae_dirs=list(sae_dirs), device="cpu", chunk_size=16, top_k=TOP_K,
-                  enrichment=False)
+    values = dict(
+        db=db, model=str(tiny_gpt2), sae_dirs=list(sae_dirs), device="cpu", chunk_size=16, top_k=TOP_K, enrichment=False
+    )
     return IngestConfig(**(values | overrides))
 
 
@@ -43,12 +51,23 @@ def test_run_fills_every_table(ingested):
     db, summary = ingested
     assert summary.written == ["local/blocks.0.hook_resid_pre", "local/blocks.0.hook_resid_post"]
     con = open_read_only(db)
-    counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-              for t in ("models", "tokens", "unembed", "saes", "features", "decoder", "feature_tokens", "runs")}
-    assert counts == {"models": 1, "tokens": 50257, "unembed": 50257, "saes": 2, "features": 2 * D_SAE,
-                      "decoder": 2 * D_SAE, "feature_tokens": 2 * D_SAE * 2 * TOP_K, "runs": 1}
-    saes = con.execute("SELECT sae_id, hook_name, layer, model_name, d_in, d_sae, has_sparsity FROM saes ORDER BY "
-                       "sae_id").fetchall()
+    counts = {
+        t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("models", "tokens", "unembed", "saes", "features", "decoder", "feature_tokens", "runs")
+    }
+    assert counts == {
+        "models": 1,
+        "tokens": 50257,
+        "unembed": 50257,
+        "saes": 2,
+        "features": 2 * D_SAE,
+        "decoder": 2 * D_SAE,
+        "feature_tokens": 2 * D_SAE * 2 * TOP_K,
+        "runs": 1,
+    }
+    saes = con.execute(
+        "SELECT sae_id, hook_name, layer, model_name, d_in, d_sae, has_sparsity FROM saes ORDER BY sae_id"
+    ).fetchall()
     assert saes == [
         ("local/blocks.0.hook_resid_post", "blocks.0.hook_resid_post", 0, "tiny-gpt2", D_MODEL, D_SAE, False),
         ("local/blocks.0.hook_resid_pre", "blocks.0.hook_resid_pre", 0, "tiny-gpt2", D_MODEL, D_SAE, True),

@@ -47,13 +47,17 @@ def rescore(db, *extra):
 
 def test_rescoring_without_nltk_data_stops_before_writing(catalog, no_nltk_data, capsys):
     before = snapshot(catalog)
-    nltk_sets = [name for (name,) in query(catalog, "SELECT name FROM token_sets WHERE family IN "
-                                                    f"{NLTK_FAMILIES} ORDER BY set_id")]
+    nltk_sets = [
+        name
+        for (name,) in query(catalog, f"SELECT name FROM token_sets WHERE family IN {NLTK_FAMILIES} ORDER BY set_id")
+    ]
     assert len(nltk_sets) == 56
     assert rescore(catalog) == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.startswith(f"error: catalog {catalog} holds 56 token sets of model 'demo-gpt2-d64' that the current "
-                            "token set library cannot build")
+    assert error.startswith(
+        f"error: catalog {catalog} holds 56 token sets of model 'demo-gpt2-d64' that the current "
+        "token set library cannot build"
+    )
     assert "names (2: 'boys_names', 'girls_names'): NLTK data ['names'] not found" in error
     assert f"install the NLTK data with `{sys.executable} -m ingest.token_sets.nltk_data`" in error
     assert "--drop-missing-sets to delete these sets and their enrichment on purpose" in error
@@ -76,8 +80,11 @@ def test_ingesting_more_saes_checks_the_stored_sets_too(tiny_gpt2, tmp_path, cap
     sets_file = tmp_path / "sets.toml"
     sets_file.write_text('[sets.ends_with_ing]\nregex = "ing$"\n')
     first = write_sae_folder(tmp_path / "blocks.0.hook_resid_pre", random_decoder(8, 32), old_cfg(32, 8))
-    second = write_sae_folder(tmp_path / "blocks.1.hook_resid_pre", random_decoder(8, 32, seed=1),
-                              old_cfg(32, 8, "blocks.1.hook_resid_pre", 1))
+    second = write_sae_folder(
+        tmp_path / "blocks.1.hook_resid_pre",
+        random_decoder(8, 32, seed=1),
+        old_cfg(32, 8, "blocks.1.hook_resid_pre", 1),
+    )
     db = tmp_path / "c.duckdb"
     base = ["run", "--model", str(tiny_gpt2), "--db", str(db), "--device", "cpu", "--null-directions", "8"]
     assert main([*base, "--sae-dir", str(first), "--token-sets", str(sets_file)]) == 0
@@ -111,5 +118,6 @@ def test_sets_model_with_a_missing_explicit_catalog_is_an_error(tmp_path, capsys
     assert capsys.readouterr().err.strip() == (
         f"error: catalog {tmp_path / 'absent.duckdb'} (--db) does not exist; pass an existing catalog, or leave --db "
         "out "
-        "to load model 'demo-gpt2-d64' itself")
+        "to load model 'demo-gpt2-d64' itself"
+    )
     assert not (tmp_path / "absent.duckdb").exists()

@@ -81,8 +81,18 @@ def main() -> None:
                 sae_counts_seen.append(n_saes)
         slowest_s = max(slowest_s, time.monotonic() - started)
         time.sleep(args.pause_s)
-    print(json.dumps({**counts, "errors": errors[:10], "partial": partial[:10], "sae_counts_seen": sae_counts_seen,
-                      "slowest_read_s": round(slowest_s, 3)}), flush=True)
+    print(
+        json.dumps(
+            {
+                **counts,
+                "errors": errors[:10],
+                "partial": partial[:10],
+                "sae_counts_seen": sae_counts_seen,
+                "slowest_read_s": round(slowest_s, 3),
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,10 @@ FROM saes s ORDER BY s.sae_id
 """
 ORPHANS_SQL = " UNION ALL ".join(
     f"SELECT '{table}', count(*) FROM {table} WHERE sae_id NOT IN (SELECT sae_id FROM saes)" for table in SAE_TABLES
-) + (" UNION ALL SELECT 'tokens', count(*) FROM tokens WHERE model_name NOT IN (SELECT model_name FROM models)"
-     " UNION ALL SELECT 'unembed', count(*) FROM unembed WHERE model_name NOT IN (SELECT model_name FROM models)")
+) + (
+    " UNION ALL SELECT 'tokens', count(*) FROM tokens WHERE model_name NOT IN (SELECT model_name FROM models)"
+    " UNION ALL SELECT 'unembed', count(*) FROM unembed WHERE model_name NOT IN (SELECT model_name FROM models)"
+)
 MODEL_COUNTS_SQL = """
 SELECT m.model_name, m.d_vocab,
        (SELECT count(*) FROM tokens t WHERE t.model_name = m.model_name),
@@ -56,7 +58,9 @@ def make_sae_folders(root: Path, sizes: list[int], seed: int = 0) -> list[SaeFol
     folders = []
     for i, d_sae in enumerate(sizes):
         hook = f"blocks.{i}.hook_resid_pre"
-        path = write_sae_folder(root / hook, random_decoder(d_sae, D_MODEL, seed=seed + i), old_cfg(D_MODEL, d_sae, hook, i))
+        path = write_sae_folder(
+            root / hook, random_decoder(d_sae, D_MODEL, seed=seed + i), old_cfg(D_MODEL, d_sae, hook, i)
+        )
         folders.append(SaeFolder(path, d_sae))
     return folders
 
@@ -69,7 +73,9 @@ def partial_writes(con: duckdb.DuckDBPyConnection, top_k: int | None) -> list[st
         k = top_k if top_k is not None else max(1, n_tokens // (2 * d_sae))
         expected = (d_sae, d_sae, 2 * k * d_sae)
         if (n_features, n_decoder, n_tokens) != expected:
-            problems.append(f"{sae_id}: features/decoder/feature_tokens {n_features}/{n_decoder}/{n_tokens}, expected {expected}")
+            problems.append(
+                f"{sae_id}: features/decoder/feature_tokens {n_features}/{n_decoder}/{n_tokens}, expected {expected}"
+            )
     for table, count in con.execute(ORPHANS_SQL).fetchall():
         if count:
             problems.append(f"{count} rows in {table} without their saes/models row")
@@ -97,22 +103,36 @@ def present_saes(db: Path, top_k: int) -> set[str]:
 def subprocess_env(**extra: str) -> dict[str, str]:
     """Environment for an ingest (or reader) child: the repo importable, no network, quiet progress bars."""
     env = dict(os.environ)
-    env.update({
-        "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "TQDM_DISABLE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-        "OMP_NUM_THREADS": "1",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "PYTHONPATH": str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "TQDM_DISABLE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+            "OMP_NUM_THREADS": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(extra)
     return env
 
 
 def ingest_args(model: Path, folders: list[SaeFolder], db: Path, top_k: int, *extra: str) -> list[str]:
-    args = ["run", "--model", str(model), "--db", str(db), "--device", "cpu", "--no-enrichment",
-            "--top-k", str(top_k), "--chunk-size", "64"]
+    args = [
+        "run",
+        "--model",
+        str(model),
+        "--db",
+        str(db),
+        "--device",
+        "cpu",
+        "--no-enrichment",
+        "--top-k",
+        str(top_k),
+        "--chunk-size",
+        "64",
+    ]
     for folder in folders:
         args += ["--sae-dir", str(folder.path)]
     return args + list(extra)
@@ -121,5 +141,12 @@ def ingest_args(model: Path, folders: list[SaeFolder], db: Path, top_k: int, *ex
 def start_ingest(args: list[str], script: str | None = None, **popen_kwargs) -> subprocess.Popen:
     """`python -m ingest ARGS` (or a helper script wrapping the same entry point) as a child process."""
     command = [sys.executable, "-m", "ingest", *args] if script is None else [sys.executable, script, *args]
-    return subprocess.Popen(command, cwd=REPO, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, **popen_kwargs)
+    return subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen_kwargs,
+    )

@@ -18,15 +18,48 @@ from tests.app.conftest import SAE0, _isolated, run_page, texts  # noqa: F401  (
 from tests.ingest.catalog_snapshot import snapshot
 
 HOSTILE = [
-    "'", '"', "''", "1; DROP TABLE saes; --", "' OR 1=1 --", "\" OR \"\"=\"", "x'); DELETE FROM features; --",
-    "1e308", "99999999999999999999", "-99999999999999999999", "-inf", "inf", "nan", "-0", "0x10",
-    " Parìs", "🦆🔥", "שלום עולם", "\u202eevil", "a\u0000b", "%00", "$1", ":token", "?", "\\", "" ,
+    "'",
+    '"',
+    "''",
+    "1; DROP TABLE saes; --",
+    "' OR 1=1 --",
+    '" OR ""="',
+    "x'); DELETE FROM features; --",
+    "1e308",
+    "99999999999999999999",
+    "-99999999999999999999",
+    "-inf",
+    "inf",
+    "nan",
+    "-0",
+    "0x10",
+    " Parìs",
+    "🦆🔥",
+    "שלום עולם",
+    "\u202eevil",
+    "a\u0000b",
+    "%00",
+    "$1",
+    ":token",
+    "?",
+    "\\",
+    "",
     "x" * 5000,
 ]
 PAGE_PARAMS = {
     "feature": ["sae", "feature", "set"],
-    "explore": ["sae", "layer", "min_skewness", "max_kurtosis", "min_log10_density", "dead", "set", "min_score",
-                "direction", "order"],
+    "explore": [
+        "sae",
+        "layer",
+        "min_skewness",
+        "max_kurtosis",
+        "min_log10_density",
+        "dead",
+        "set",
+        "min_score",
+        "direction",
+        "order",
+    ],
     "enrichment": ["sae", "sets", "x_set", "y_set", "top_n", "view"],
     "token_sets": ["family", "set", "token"],
     "sql_console": ["query", "p_token", "p_limit", "p_layer", "p_model"],
@@ -46,7 +79,7 @@ def _check(at) -> str:
     assert not at.exception, [e.value for e in at.exception]
     shown = texts(at) + "\n".join(str(e.value) for e in at.error)
     assert at.title or at.error, "the page drew neither its title nor a message"
-    for element in at.error:   # a refusal must be a sentence, not a traceback
+    for element in at.error:  # a refusal must be a sentence, not a traceback
         assert "Traceback" not in str(element.value) and len(str(element.value)) > 10
     return shown
 
@@ -55,15 +88,17 @@ def _check(at) -> str:
 def test_hostile_values_in_every_deep_link_parameter(run_page, demo_db, fingerprint, page: str) -> None:
     """Every parameter of the page gets each hostile value at once (one run per value)."""
     for value in HOSTILE[::2] if page != "sql_console" else HOSTILE:
-        params = dict(BASE.get(page, {})) | {name: value for name in PAGE_PARAMS[page]
-                                             if not (page == "sql_console" and name == "query")}
+        params = dict(BASE.get(page, {})) | {
+            name: value for name in PAGE_PARAMS[page] if not (page == "sql_console" and name == "query")
+        }
         at = run_page(page, **params)
         _check(at)
     assert snapshot(demo_db) == fingerprint
 
 
-@pytest.mark.parametrize("token", ["' OR 1=1 --", "1; DROP TABLE tokens; --", "🦆", "שלום", " Parìs", "a\u0000b",
-                                   "x" * 5000])
+@pytest.mark.parametrize(
+    "token", ["' OR 1=1 --", "1; DROP TABLE tokens; --", "🦆", "שלום", " Parìs", "a\u0000b", "x" * 5000]
+)
 def test_token_search_answers_hostile_text_with_a_message(run_page, token: str) -> None:
     at = run_page("token_sets", token=token)
     shown = _check(at)
@@ -75,10 +110,12 @@ def test_saved_query_text_parameter_is_bound(run_page, demo_db, fingerprint, tok
     at = run_page("sql_console", query="features_promoting_token", p_token=token)
     _check(at)
     assert at.text_input(key="p_token").value == token
-    assert [e.value for e in at.error] == [f"query features_promoting_token: parameter token: token {token!r}"
-                                           f" is not in the vocabulary of catalog {demo_db} (tokens are matched "
-                                           "exactly, leading space included: GPT-2 writes ' Paris' for the word "
-                                           "after a space)"]
+    assert [e.value for e in at.error] == [
+        f"query features_promoting_token: parameter token: token {token!r}"
+        f" is not in the vocabulary of catalog {demo_db} (tokens are matched "
+        "exactly, leading space included: GPT-2 writes ' Paris' for the word "
+        "after a space)"
+    ]
 
 
 @pytest.mark.parametrize("feature", ["99999999999999999999", "1e308", "-1", "nan", "1; DROP TABLE saes", "🦆"])
@@ -99,7 +136,7 @@ def test_explore_huge_bounds_give_a_result_or_the_empty_message(run_page, bound:
 
 def test_widget_values_typed_into_the_pages(run_page, demo_db, fingerprint) -> None:
     at = run_page("token_sets")
-    for text in ["' OR '1'='1", "\"; DROP TABLE token_sets; --", "🦆", "\u0000"]:
+    for text in ["' OR '1'='1", '"; DROP TABLE token_sets; --', "🦆", "\u0000"]:
         at.text_input(key="token").set_value(text).run()
         _check(at)
     at = run_page("explore")

@@ -20,7 +20,7 @@ from ingest.runner import IngestRunner
 from tests.reliability.support import REPO, ingest_args, make_sae_folders, present_saes, start_ingest, subprocess_env
 
 TOP_K = 5
-SIZES = [64, 96, 64, 96]   # the first is ingested before the reader starts
+SIZES = [64, 96, 64, 96]  # the first is ingested before the reader starts
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,17 @@ def seeded_catalog(tmp_path_factory, tiny_gpt2):
     root = tmp_path_factory.mktemp("concurrent")
     folders = make_sae_folders(root / "saes", SIZES)
     db = root / "catalog.duckdb"
-    IngestRunner(IngestConfig(db=db, model=str(tiny_gpt2), sae_dirs=[folders[0].path], device="cpu", chunk_size=64,
-                              top_k=TOP_K, enrichment=False)).run()
+    IngestRunner(
+        IngestConfig(
+            db=db,
+            model=str(tiny_gpt2),
+            sae_dirs=[folders[0].path],
+            device="cpu",
+            chunk_size=64,
+            top_k=TOP_K,
+            enrichment=False,
+        )
+    ).run()
     return db, folders
 
 
@@ -38,9 +47,27 @@ def test_readers_never_see_part_of_an_sae_and_the_writer_never_fails(seeded_cata
     db, folders = seeded_catalog
     stop_file = tmp_path / "stop"
     reader = subprocess.Popen(
-        [sys.executable, "-m", "tests.reliability.reader_loop", "--db", str(db), "--top-k", str(TOP_K),
-         "--stop-file", str(stop_file), "--max-seconds", "400", "--pause-s", "0.0"],
-        cwd=REPO, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "tests.reliability.reader_loop",
+            "--db",
+            str(db),
+            "--top-k",
+            str(TOP_K),
+            "--stop-file",
+            str(stop_file),
+            "--max-seconds",
+            "400",
+            "--pause-s",
+            "0.0",
+        ],
+        cwd=REPO,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert reader.stdout.readline().strip() == "ready", reader.stderr.read()
         writer = start_ingest(ingest_args(tiny_gpt2, folders[1:], db, TOP_K))
@@ -54,10 +81,12 @@ def test_readers_never_see_part_of_an_sae_and_the_writer_never_fails(seeded_cata
         reader_out, reader_err = reader.communicate(timeout=120)
     reads = json.loads(reader_out.strip().splitlines()[-1])
     writer_waits = writer_err.count("is being updated by another process; retrying")
-    summary = (f"concurrent reads: {reads['reads']} reads, {reads['succeeded']} succeeded at once, "
-               f"{reads['retried']} succeeded after retrying ({reads['retry_messages']} retries), "
-               f"{reads['failed']} failed; slowest read {reads['slowest_read_s']} s; SAE counts seen in order "
-               f"{reads['sae_counts_seen']}; the writer waited for readers {writer_waits} times")
+    summary = (
+        f"concurrent reads: {reads['reads']} reads, {reads['succeeded']} succeeded at once, "
+        f"{reads['retried']} succeeded after retrying ({reads['retry_messages']} retries), "
+        f"{reads['failed']} failed; slowest read {reads['slowest_read_s']} s; SAE counts seen in order "
+        f"{reads['sae_counts_seen']}; the writer waited for readers {writer_waits} times"
+    )
     report(summary)
     assert writer.returncode == 0, f"writer failed: {writer_err[-3000:]}\n{summary}"
     assert f"{len(folders) - 1} SAEs written" in writer_out, writer_out

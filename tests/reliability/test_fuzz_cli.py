@@ -36,9 +36,31 @@ from tests.ingest.catalog_snapshot import snapshot
 from tests.reliability.support import partial_writes
 
 NUMBERS = ["-1", "0", "-7", "1", "3", "8", "99999999999", "abc", "2.5"]
-SMALL_NUMBERS = ["-1", "0", "-7", "1", "3", "8", "abc"]   # --null-directions: large values are a (slow) request, not an error
-RUN_OPTIONS = ["--db", "--model", "--sae-dir", "--release", "--sae-id", "--device", "--chunk-size", "--top-k",
-               "--null-directions", "--token-sets", "--model-name", "--release-name", "--no-enrichment", "--force"]
+SMALL_NUMBERS = [
+    "-1",
+    "0",
+    "-7",
+    "1",
+    "3",
+    "8",
+    "abc",
+]  # --null-directions: large values are a (slow) request, not an error
+RUN_OPTIONS = [
+    "--db",
+    "--model",
+    "--sae-dir",
+    "--release",
+    "--sae-id",
+    "--device",
+    "--chunk-size",
+    "--top-k",
+    "--null-directions",
+    "--token-sets",
+    "--model-name",
+    "--release-name",
+    "--no-enrichment",
+    "--force",
+]
 SETS_OPTIONS = ["--db", "--model", "--token-sets", "--device", "--chunk-size", "--null-directions", "--samples"]
 
 
@@ -47,14 +69,31 @@ def cli_world(tmp_path_factory, tiny_gpt2):
     """Files the arguments can point at, and a catalog holding the tiny model and one SAE."""
     root = tmp_path_factory.mktemp("cli-fuzz")
     good = write_sae_folder(root / "blocks.0.hook_resid_pre", random_decoder(8, 32), old_cfg(32, 8))
-    new = write_sae_folder(root / "blocks.1.hook_resid_pre", random_decoder(8, 32, seed=1), old_cfg(32, 8, "blocks.1.hook_resid_pre", 1))
+    new = write_sae_folder(
+        root / "blocks.1.hook_resid_pre", random_decoder(8, 32, seed=1), old_cfg(32, 8, "blocks.1.hook_resid_pre", 1)
+    )
     bad = write_sae_folder(root / "bad-shape", random_decoder(8, 32), old_cfg(32, 9))
     (root / "notes.txt").write_text("not a catalog")
     (root / "sets.toml").write_text('[sets.my_months]\nwords = ["January", "February"]\n')
     (root / "broken.toml").write_text("[sets.x\nwords = [")
     db = root / "base.duckdb"
-    assert cli_main(["run", "--model", str(tiny_gpt2), "--sae-dir", str(good), "--db", str(db), "--device", "cpu",
-                     "--no-enrichment"]) == 0
+    assert (
+        cli_main(
+            [
+                "run",
+                "--model",
+                str(tiny_gpt2),
+                "--sae-dir",
+                str(good),
+                "--db",
+                str(db),
+                "--device",
+                "cpu",
+                "--no-enrichment",
+            ]
+        )
+        == 0
+    )
     return {"root": root, "db": db, "model": str(tiny_gpt2), "good": str(good), "new": str(new), "bad": str(bad)}
 
 
@@ -64,9 +103,12 @@ def offline_load_model(real):
 
     def load_model(name_or_path, model_name=None, device="cpu"):
         if not Path(name_or_path).exists() and not name_or_path.startswith((".", "/", "~")):
-            raise IngestInputError(f"model {name_or_path!r} could not be loaded through TransformerLens "
-                                   "(offline: no network in this test); pass a local model folder with --model PATH")
+            raise IngestInputError(
+                f"model {name_or_path!r} could not be loaded through TransformerLens "
+                "(offline: no network in this test); pass a local model folder with --model PATH"
+            )
         return cached(name_or_path, model_name, device)
+
     return load_model
 
 
@@ -74,6 +116,7 @@ def quick_library(real):
     def build_library(vocab, user_file=None, *, families=None, min_size=1):
         families = families or ["letters", "regex", "user"]
         return real(vocab, user_file, families=families, min_size=min_size)
+
     return build_library
 
 
@@ -92,22 +135,33 @@ def offline(monkeypatch) -> None:
 @st.composite
 def argument_lists(draw, world: dict, work: Path) -> list[str]:
     paths = {
-        "catalog": str(work / "catalog.duckdb"), "new-catalog": str(work / "new.duckdb"), "folder": str(world["root"]),
-        "text-file": str(world["root"] / "notes.txt"), "no-parent": str(work / "missing" / "c.duckdb"),
-        "missing": str(work / "absent"), "good-sae": world["good"], "new-sae": world["new"], "bad-sae": world["bad"],
+        "catalog": str(work / "catalog.duckdb"),
+        "new-catalog": str(work / "new.duckdb"),
+        "folder": str(world["root"]),
+        "text-file": str(world["root"] / "notes.txt"),
+        "no-parent": str(work / "missing" / "c.duckdb"),
+        "missing": str(work / "absent"),
+        "good-sae": world["good"],
+        "new-sae": world["new"],
+        "bad-sae": world["bad"],
         "model": world["model"],
-        "sets-file": str(world["root"] / "sets.toml"), "broken-sets": str(world["root"] / "broken.toml"),
+        "sets-file": str(world["root"] / "sets.toml"),
+        "broken-sets": str(world["root"] / "broken.toml"),
     }
     path = st.sampled_from(sorted(paths)).map(paths.get)
     options = {
         "--db": st.one_of(st.just(paths["catalog"]), path),
-        "--model": st.one_of(st.just(world["model"]), st.sampled_from(["gpt2", "./missing-model", "", "no/such-model"]), path),
+        "--model": st.one_of(
+            st.just(world["model"]), st.sampled_from(["gpt2", "./missing-model", "", "no/such-model"]), path
+        ),
         "--sae-dir": st.one_of(st.just(world["good"]), path),
         "--release": st.sampled_from(["gpt2-small-res-jb", "gpt2-small-res", "", "GPT2-SMALL-RES-JB"]),
         "--sae-id": st.sampled_from(["blocks.0.hook_resid_pre", "blocks.99.hook_resid_pre", "", "blocks.0"]),
         "--device": st.sampled_from(["cpu", "auto", "cuda", "tpu", ""]),
-        "--chunk-size": st.sampled_from(NUMBERS), "--top-k": st.sampled_from(NUMBERS),
-        "--null-directions": st.sampled_from(SMALL_NUMBERS), "--samples": st.sampled_from(NUMBERS),
+        "--chunk-size": st.sampled_from(NUMBERS),
+        "--top-k": st.sampled_from(NUMBERS),
+        "--null-directions": st.sampled_from(SMALL_NUMBERS),
+        "--samples": st.sampled_from(NUMBERS),
         "--token-sets": st.one_of(st.just(paths["sets-file"]), path),
         "--model-name": st.sampled_from(["tiny-gpt2", "other", "", "gpt2-small"]),
         "--release-name": st.sampled_from(["local", "", "x/y"]),
@@ -115,9 +169,20 @@ def argument_lists(draw, world: dict, work: Path) -> list[str]:
     }
     flags = ["--no-enrichment", "--force", "-h", "--bogus", "extra-word", "--", "-"]
     command = draw(st.sampled_from(["run"] * 6 + ["rescore"] * 2 + ["releases", "migrate", "bogus"]))
-    if command == "run":   # start from a working command line, then add or change things
-        argv = ["run", "--model", world["model"], "--sae-dir", world["new"], "--db", paths["catalog"], "--device", "cpu",
-                "--null-directions", "8"]   # an SAE the catalog lacks: a valid line analyses and writes it
+    if command == "run":  # start from a working command line, then add or change things
+        argv = [
+            "run",
+            "--model",
+            world["model"],
+            "--sae-dir",
+            world["new"],
+            "--db",
+            paths["catalog"],
+            "--device",
+            "cpu",
+            "--null-directions",
+            "8",
+        ]  # an SAE the catalog lacks: a valid line analyses and writes it
     elif command == "rescore":
         argv = ["rescore", "--db", paths["catalog"], "--device", "cpu", "--null-directions", "8"]
     else:
@@ -139,7 +204,12 @@ def argument_lists(draw, world: dict, work: Path) -> list[str]:
 outcomes = {"usage": 0, "error": 0, "success": 0}
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_any_command_line_ends_cleanly(data, cli_world, monkeypatch, capsys):
     offline(monkeypatch)
@@ -181,20 +251,24 @@ def test_the_fuzzing_reached_every_outcome(report):
     assert all(count > 0 for count in outcomes.values()), outcomes
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--top-k", "-1"], "--top-k -1 must be a positive number of tokens"),
-    (["--top-k", "0"], "--top-k 0 must be a positive number of tokens"),
-    (["--top-k", "60000"], "--top-k 60000 is more than the 50257 tokens of model 'tiny-gpt2'"),
-    (["--null-directions", "-4"], "--null-directions -4 must be a positive number of random directions"),
-    (["--null-directions", "0"], "--null-directions 0 must be a positive number of random directions"),
-    (["--chunk-size", "-5"], "--chunk-size -5 must be a positive number of features"),
-    (["--device", "cuda", "--no-enrichment"], "--device cuda was asked for but torch sees no CUDA GPU"),
-    (["--sae-dir", "SAME"], "--sae-dir folders share the names"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--top-k", "-1"], "--top-k -1 must be a positive number of tokens"),
+        (["--top-k", "0"], "--top-k 0 must be a positive number of tokens"),
+        (["--top-k", "60000"], "--top-k 60000 is more than the 50257 tokens of model 'tiny-gpt2'"),
+        (["--null-directions", "-4"], "--null-directions -4 must be a positive number of random directions"),
+        (["--null-directions", "0"], "--null-directions 0 must be a positive number of random directions"),
+        (["--chunk-size", "-5"], "--chunk-size -5 must be a positive number of features"),
+        (["--device", "cuda", "--no-enrichment"], "--device cuda was asked for but torch sees no CUDA GPU"),
+        (["--sae-dir", "SAME"], "--sae-dir folders share the names"),
+    ],
+)
 def test_numbers_and_choices_that_parse_but_cannot_work(extra, message, cli_world, tmp_path, monkeypatch, capsys):
     """Edges the fuzzing above may miss: each must be refused before anything is written."""
     if "cuda" in extra:
         import torch
+
         if torch.cuda.is_available():
             pytest.skip("this machine has a GPU")
     offline(monkeypatch)
@@ -202,8 +276,20 @@ def test_numbers_and_choices_that_parse_but_cannot_work(extra, message, cli_worl
     shutil.copy(cli_world["db"], catalog)
     before = snapshot(catalog)
     extra = [cli_world["new"] if value == "SAME" else value for value in extra]
-    argv = ["run", "--model", cli_world["model"], "--sae-dir", cli_world["new"], "--db", str(catalog), "--device", "cpu",
-            "--null-directions", "8", *extra]
+    argv = [
+        "run",
+        "--model",
+        cli_world["model"],
+        "--sae-dir",
+        cli_world["new"],
+        "--db",
+        str(catalog),
+        "--device",
+        "cpu",
+        "--null-directions",
+        "8",
+        *extra,
+    ]
     capsys.readouterr()
     assert cli_main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -211,10 +297,13 @@ def test_numbers_and_choices_that_parse_but_cannot_work(extra, message, cli_worl
     assert snapshot(catalog) == before
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--chunk-size", "-1"], "--chunk-size -1 must be a positive number of features"),
-    (["--null-directions", "0"], "--null-directions 0 must be a positive number of random directions"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--chunk-size", "-1"], "--chunk-size -1 must be a positive number of features"),
+        (["--null-directions", "0"], "--null-directions 0 must be a positive number of random directions"),
+    ],
+)
 def test_sets_recompute_refuses_impossible_numbers(extra, message, cli_world, tmp_path, monkeypatch, capsys):
     offline(monkeypatch)
     catalog = tmp_path / "catalog.duckdb"
@@ -236,9 +325,27 @@ def test_a_damaged_catalog_file_is_refused_clearly(cli_world, tmp_path, capsys):
         handle.write(b"\xde\xad" * 512)
     damaged = catalog.read_bytes()
     capsys.readouterr()
-    assert cli_main(["run", "--model", cli_world["model"], "--sae-dir", cli_world["new"], "--db", str(catalog),
-                     "--device", "cpu", "--no-enrichment"]) == 2
+    assert (
+        cli_main(
+            [
+                "run",
+                "--model",
+                cli_world["model"],
+                "--sae-dir",
+                cli_world["new"],
+                "--db",
+                str(catalog),
+                "--device",
+                "cpu",
+                "--no-enrichment",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith(f"error: catalog {catalog} could not be read or written") and "Corrupt database file" in err[-1], err[-3:]
+    assert (
+        err[-1].startswith(f"error: catalog {catalog} could not be read or written")
+        and "Corrupt database file" in err[-1]
+    ), err[-3:]
     assert "the file is damaged: restore it from a backup" in err[-1]
     assert catalog.read_bytes() == damaged

@@ -46,16 +46,58 @@ FUZZ = settings(max_examples=300, deadline=None, derandomize=True, suppress_heal
 
 # Values that sit on an edge somewhere: wrong types, zero and negative sizes, integers beyond the
 # catalog's INTEGER or beyond float, NaN, text that is not valid Unicode or holds NUL.
-EDGE_VALUES = [None, True, False, 0, -1, 6.0, 6.5, "6", "8", 2**31, 2**63, 10**12, 10**400, math.nan, math.inf, "",
-               "\ud800", "a\x00b", "blocks.99999999999.hook_resid_pre", "blocks.-1.x", "blocks.3.hook_resid_pre", [], {},
-               [8], {"d_in": 8}, "x" * 300]
+EDGE_VALUES = [
+    None,
+    True,
+    False,
+    0,
+    -1,
+    6.0,
+    6.5,
+    "6",
+    "8",
+    2**31,
+    2**63,
+    10**12,
+    10**400,
+    math.nan,
+    math.inf,
+    "",
+    "\ud800",
+    "a\x00b",
+    "blocks.99999999999.hook_resid_pre",
+    "blocks.-1.x",
+    "blocks.3.hook_resid_pre",
+    [],
+    {},
+    [8],
+    {"d_in": 8},
+    "x" * 300,
+]
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=20))
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=12)
-CFG_KEYS = ["d_in", "d_sae", "hook_point", "hook_point_layer", "hook_name", "hook_layer", "metadata", "model_name",
-            "neuronpedia_id", "dtype"]
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12,
+)
+CFG_KEYS = [
+    "d_in",
+    "d_sae",
+    "hook_point",
+    "hook_point_layer",
+    "hook_name",
+    "hook_layer",
+    "metadata",
+    "model_name",
+    "neuronpedia_id",
+    "dtype",
+]
 _DELETE = object()
 
 
@@ -65,13 +107,19 @@ def cfg_documents(draw) -> bytes:
     value at all, or bytes that are not JSON (or not UTF-8)."""
     kind = draw(st.sampled_from(["mutated", "mutated", "mutated", "any-json", "bytes"]))
     if kind == "bytes":
-        return draw(st.one_of(st.binary(max_size=64), st.sampled_from([b"", b"{", b"\xff\xfe{}", b"[" * 5000, b"{\"d_in\": 8,}"])))
+        return draw(
+            st.one_of(st.binary(max_size=64), st.sampled_from([b"", b"{", b"\xff\xfe{}", b"[" * 5000, b'{"d_in": 8,}']))
+        )
     if kind == "any-json":
         return json.dumps(draw(json_values)).encode()
     cfg = draw(st.sampled_from([old_cfg(D_IN, D_SAE), new_cfg(D_IN, D_SAE), new_cfg(D_IN, D_SAE, under_metadata=True)]))
     for key in draw(st.lists(st.sampled_from(CFG_KEYS), min_size=1, max_size=3, unique=True)):
-        value = draw(st.one_of(st.just(_DELETE), st.sampled_from(EDGE_VALUES), st.sampled_from(EDGE_VALUES), json_values))
-        target = cfg["metadata"] if "metadata" in cfg and isinstance(cfg["metadata"], dict) and draw(st.booleans()) else cfg
+        value = draw(
+            st.one_of(st.just(_DELETE), st.sampled_from(EDGE_VALUES), st.sampled_from(EDGE_VALUES), json_values)
+        )
+        target = (
+            cfg["metadata"] if "metadata" in cfg and isinstance(cfg["metadata"], dict) and draw(st.booleans()) else cfg
+        )
         if value is _DELETE:
             target.pop(key, None)
         else:
@@ -91,18 +139,25 @@ def tensors(draw, shape: tuple[int, ...], broken: bool, offset: float = 0.0) -> 
         shape = tuple(draw(st.lists(st.integers(0, 9), min_size=0, max_size=3)))
     if broken and draw(st.booleans()):
         dtype = draw(st.sampled_from(DTYPES))
-    values = torch.randn(shape, generator=torch.Generator().manual_seed(draw(st.integers(0, 1000))), dtype=torch.float64) + offset
+    values = (
+        torch.randn(shape, generator=torch.Generator().manual_seed(draw(st.integers(0, 1000))), dtype=torch.float64)
+        + offset
+    )
     if broken and dtype.is_floating_point and values.numel():
         for _ in range(draw(st.integers(0, 2))):  # none: only the shape or dtype is off
             index = draw(st.integers(0, values.numel() - 1))
             values.view(-1)[index] = draw(st.sampled_from([math.nan, math.inf, -math.inf, 1e300, -1e300, 1e-40]))
-    return values.to(dtype)   # 1e300 becomes Inf in the narrower float types
+    return values.to(dtype)  # 1e300 becomes Inf in the narrower float types
 
 
 @st.composite
 def damage(draw) -> tuple[str, int, int]:
     """How to spoil a written safetensors file: ("truncate"|"flip"|"huge-header", position, byte)."""
-    return draw(st.sampled_from(["truncate", "flip", "huge-header"])), draw(st.integers(0, 10**6)), draw(st.integers(0, 255))
+    return (
+        draw(st.sampled_from(["truncate", "flip", "huge-header"])),
+        draw(st.integers(0, 10**6)),
+        draw(st.integers(0, 255)),
+    )
 
 
 def spoil(path: Path, how: tuple[str, int, int] | None) -> None:
@@ -116,7 +171,9 @@ def spoil(path: Path, how: tuple[str, int, int] | None) -> None:
         data[position % len(data)] = byte
         path.write_bytes(bytes(data))
     elif kind == "huge-header":  # a header that declares a 4 TB W_dec over the file's few bytes
-        header = json.dumps({"W_dec": {"dtype": "F32", "shape": [2**35, 32], "data_offsets": [0, 2**35 * 32 * 4]}}).encode()
+        header = json.dumps(
+            {"W_dec": {"dtype": "F32", "shape": [2**35, 32], "data_offsets": [0, 2**35 * 32 * 4]}}
+        ).encode()
         path.write_bytes(struct.pack("<Q", len(header)) + header + bytes(64))
 
 
@@ -127,15 +184,25 @@ PARTS = ["cfg", "weights", "weights-file", "weights-name", "sparsity", "sparsity
 def sae_folders(draw):
     """Everything needed to write one SAE folder: a good one with up to two parts broken."""
     broken = draw(st.sets(st.sampled_from(PARTS), max_size=2))
-    cfg_bytes = draw(cfg_documents()) if "cfg" in broken else json.dumps(
-        draw(st.sampled_from([old_cfg(D_IN, D_SAE), new_cfg(D_IN, D_SAE, under_metadata=True)]))).encode()
+    cfg_bytes = (
+        draw(cfg_documents())
+        if "cfg" in broken
+        else json.dumps(
+            draw(st.sampled_from([old_cfg(D_IN, D_SAE), new_cfg(D_IN, D_SAE, under_metadata=True)]))
+        ).encode()
+    )
     weights = {"W_dec": draw(tensors((D_SAE, D_IN), "weights" in broken))}
     if "weights-name" in broken:
         weights = {draw(st.sampled_from(["W_decoder", "w_dec", "W_enc"])): weights["W_dec"]}
     with_sparsity = bool({"sparsity", "sparsity-file"} & broken) or draw(st.booleans())
     sparsity = draw(tensors((D_SAE,), "sparsity" in broken, offset=-5.0)) if with_sparsity else None  # log10 densities
-    return (cfg_bytes, weights, draw(damage()) if "weights-file" in broken else None,
-            sparsity, draw(damage()) if "sparsity-file" in broken else None)
+    return (
+        cfg_bytes,
+        weights,
+        draw(damage()) if "weights-file" in broken else None,
+        sparsity,
+        draw(damage()) if "sparsity-file" in broken else None,
+    )
 
 
 def write_folder(folder: Path, spec) -> Path:
@@ -152,6 +219,7 @@ def write_folder(folder: Path, spec) -> Path:
 
 # --- the property --------------------------------------------------------------------------------
 
+
 @functools.cache
 def schema_connection() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
@@ -162,11 +230,23 @@ def schema_connection() -> duckdb.DuckDBPyConnection:
 def assert_storable(sae) -> None:
     """The loaded SAE's `saes` row goes into the catalog schema as the runner would write it."""
     record = store.SaeRecord(
-        sae_id="local/fuzz", release="local", sae_name="fuzz", hook_name=sae.cfg.hook_name, layer=sae.cfg.layer,
-        model_name="tiny", d_in=sae.cfg.d_in, d_sae=sae.cfg.d_sae, neuronpedia_id=_neuronpedia_id_from_cfg(sae),
-        source=str(sae.folder), weights_fingerprint=sae.fingerprint, analysis_version=1,
-        has_sparsity=sae.log10_density is not None, cfg_json=json.dumps(sae.cfg.raw, sort_keys=True), run_id="fuzz",
-        seconds=0.0)
+        sae_id="local/fuzz",
+        release="local",
+        sae_name="fuzz",
+        hook_name=sae.cfg.hook_name,
+        layer=sae.cfg.layer,
+        model_name="tiny",
+        d_in=sae.cfg.d_in,
+        d_sae=sae.cfg.d_sae,
+        neuronpedia_id=_neuronpedia_id_from_cfg(sae),
+        source=str(sae.folder),
+        weights_fingerprint=sae.fingerprint,
+        analysis_version=1,
+        has_sparsity=sae.log10_density is not None,
+        cfg_json=json.dumps(sae.cfg.raw, sort_keys=True),
+        run_id="fuzz",
+        seconds=0.0,
+    )
     con = schema_connection()
     with pytest.raises(RuntimeError, match="roll back"), store.transaction(con):
         store.insert_record(con, "saes", asdict(record))
@@ -213,6 +293,7 @@ def test_the_fuzzing_reached_both_outcomes(report):
 
 # --- hand-picked extremes ------------------------------------------------------------------------
 
+
 def test_huge_declared_sizes_fail_fast_without_allocating(tmp_path):
     cases = {
         "cfg says 10**12 features": (old_cfg(32, 10**12), "W_dec has shape [4, 32] but"),
@@ -229,11 +310,24 @@ def test_huge_declared_sizes_fail_fast_without_allocating(tmp_path):
     with pytest.raises(IngestInputError, match="could not be read as safetensors"):
         load_sae_folder(folder)
     assert time.perf_counter() - started < 5
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 200_000  # kB: nothing near 4 TB was touched
+    assert (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 200_000
+    )  # kB: nothing near 4 TB was touched
 
 
-@pytest.mark.parametrize("case", ["deeply-nested", "oversized", "cfg-is-a-folder", "weights-are-a-folder", "lone-surrogate",
-                                  "layer-beyond-int32", "sparsity-nan", "metadata-not-a-dict"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "deeply-nested",
+        "oversized",
+        "cfg-is-a-folder",
+        "weights-are-a-folder",
+        "lone-surrogate",
+        "layer-beyond-int32",
+        "sparsity-nan",
+        "metadata-not-a-dict",
+    ],
+)
 def test_odd_folders(case, tmp_path):
     folder = write_sae_folder(tmp_path / "sae", random_decoder(D_SAE, D_IN), old_cfg(D_IN, D_SAE))
     cfg, expected = old_cfg(D_IN, D_SAE), None
@@ -258,7 +352,9 @@ def test_odd_folders(case, tmp_path):
         (folder / CFG_FILE).write_text(json.dumps(cfg | {"hook_point_layer": 2**31}))
         expected = "add 'hook_layer' (an integer from 0 to 2147483647)"
     elif case == "sparsity-nan":
-        save_file({"sparsity": torch.tensor([-3.0, math.nan, -2.0, math.inf, -math.inf, -1.0])}, str(folder / SPARSITY_FILE))
+        save_file(
+            {"sparsity": torch.tensor([-3.0, math.nan, -2.0, math.inf, -math.inf, -1.0])}, str(folder / SPARSITY_FILE)
+        )
         expected = "sparsity has 2 NaN or +Inf values (features [1, 3]"
     elif case == "metadata-not-a-dict":
         (folder / CFG_FILE).write_text(json.dumps(cfg | {"metadata": "gpt2", "neuronpedia_id": ["not", "a", "string"]}))
@@ -271,18 +367,39 @@ def test_odd_folders(case, tmp_path):
 
 # --- a few through the CLI, against a catalog ----------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def cli_setup(tmp_path_factory, tiny_gpt2):
     """A catalog with the tiny model and one SAE, and a model loader that boots the model only once."""
     root = tmp_path_factory.mktemp("fuzz-cli")
     good = write_sae_folder(root / "good", random_decoder(D_SAE, 32), old_cfg(32, D_SAE))
     db = root / "base.duckdb"
-    assert cli_main(["run", "--model", str(tiny_gpt2), "--sae-dir", str(good), "--db", str(db), "--device", "cpu",
-                     "--no-enrichment"]) == 0
+    assert (
+        cli_main(
+            [
+                "run",
+                "--model",
+                str(tiny_gpt2),
+                "--sae-dir",
+                str(good),
+                "--db",
+                str(db),
+                "--device",
+                "cpu",
+                "--no-enrichment",
+            ]
+        )
+        == 0
+    )
     return db, functools.cache(ingest.runner.load_model)
 
 
-@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(spec=sae_folders())
 def test_bad_folders_through_the_cli_leave_the_catalog_unchanged(spec, cli_setup, tiny_gpt2, monkeypatch, capsys):
     db, cached_load_model = cli_setup
@@ -295,8 +412,20 @@ def test_bad_folders_through_the_cli_leave_the_catalog_unchanged(spec, cli_setup
         shutil.copy(db, copy)
         before = snapshot(copy)
         capsys.readouterr()
-        status = cli_main(["run", "--model", str(tiny_gpt2), "--sae-dir", str(folder), "--db", str(copy), "--device", "cpu",
-                           "--no-enrichment"])
+        status = cli_main(
+            [
+                "run",
+                "--model",
+                str(tiny_gpt2),
+                "--sae-dir",
+                str(folder),
+                "--db",
+                str(copy),
+                "--device",
+                "cpu",
+                "--no-enrichment",
+            ]
+        )
         err = capsys.readouterr().err.strip().splitlines()
         assert status == 2 and err and err[-1].startswith("error: "), err[-3:]
         assert snapshot(copy) == before

@@ -17,8 +17,13 @@ FINDING = "[ok ] write SELECT 1; DROP TABLE saes -> refused; read_text('/etc/pas
 
 
 def _pytest(test_file: Path, *flags: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tests.conftest", *flags,
-                           str(test_file)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "tests.conftest", *flags, str(test_file)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout + done.stderr
 

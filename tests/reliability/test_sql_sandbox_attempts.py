@@ -19,7 +19,6 @@ import pytest
 
 import catalog.api
 from catalog.cli import main as catalog_cli
-from catalog.errors import CatalogError
 from catalog.sandbox import DEFAULT_MEMORY_MB, SandboxError, run_sql
 from tests.app.conftest import _isolated, run_page  # noqa: F401  (fixtures for the console page)
 from tests.ingest.catalog_snapshot import snapshot
@@ -28,12 +27,12 @@ CANARY = "CANARY-7f3a9c-not-for-your-eyes"
 TIMEOUT_S = 1.0
 GRACE_S = 8.0
 MAX_ROWS = 100
-PEAK_BOUND = (DEFAULT_MEMORY_MB + 512) * 2**20   # the budget above the child's start-up size, plus that size
+PEAK_BOUND = (DEFAULT_MEMORY_MB + 512) * 2**20  # the budget above the child's start-up size, plus that size
 
 ONE = "give exactly one statement"
 ONLY_SELECT = "only SELECT queries run in the console"
 NO_FILES = "file system operations are disabled"
-STOPPED = "was stopped"          # at the deadline, or past the memory budget
+STOPPED = "was stopped"  # at the deadline, or past the memory budget
 NOT_HERE = "cannot be used in the console"
 TOO_LONG = "more than the console accepts"
 OK = "answered"
@@ -42,8 +41,8 @@ OK = "answered"
 @dataclass(frozen=True)
 class Attempt:
     category: str
-    sql: str            # {canary}: a file holding CANARY; {target}: a path that must never be created
-    expect: str         # a phrase of the refusal, or OK
+    sql: str  # {canary}: a file holding CANARY; {target}: a path that must never be created
+    expect: str  # a phrase of the refusal, or OK
     rows: int | None = None  # for OK: rows expected back (None: any)
     truncated: bool = False
 
@@ -54,8 +53,8 @@ ATTEMPTS = [
     Attempt("multi", "select 1 /* harmless */; drop table saes", ONE),
     Attempt("multi", "SELECT 1 -- a comment\n; DELETE FROM features", ONE),
     Attempt("multi", "SELECT 1; ATTACH '{target}' AS x", ONE),
-    Attempt("multi", "SELECT 'a;b; DROP TABLE saes' AS s;", OK, rows=1),          # ';' inside a literal
-    Attempt("multi", "SELECT 1 AS x /* ; DROP TABLE saes */", OK, rows=1),       # ';' inside a comment
+    Attempt("multi", "SELECT 'a;b; DROP TABLE saes' AS s;", OK, rows=1),  # ';' inside a literal
+    Attempt("multi", "SELECT 1 AS x /* ; DROP TABLE saes */", OK, rows=1),  # ';' inside a comment
     Attempt("multi", "SELECT 1 AS x -- ; DROP TABLE saes", OK, rows=1),
     # writes
     Attempt("write", "INSERT INTO saes SELECT * FROM saes", ONLY_SELECT),
@@ -89,7 +88,7 @@ ATTEMPTS = [
     Attempt("file", "SELECT * FROM read_json_auto('{canary}')", NO_FILES),
     Attempt("file", "SELECT * FROM glob('/*')", NO_FILES),
     Attempt("file", "SELECT * FROM sniff_csv('{canary}')", NO_FILES),
-    Attempt("file", "SELECT * FROM '{canary}'", NO_FILES),                      # a replacement scan
+    Attempt("file", "SELECT * FROM '{canary}'", NO_FILES),  # a replacement scan
     Attempt("file", "SELECT * FROM 'https://example.com/x.csv'", NO_FILES),
     Attempt("file", "SELECT * FROM duckdb_secrets()", NOT_HERE),
     Attempt("file", "COPY saes FROM '{canary}'", ONLY_SELECT),
@@ -118,7 +117,7 @@ ATTEMPTS = [
     Attempt("leak", "SELECT path FROM duckdb_databases()", NOT_HERE),
     Attempt("leak", "SELECT * FROM pragma_database_list", NOT_HERE),
     Attempt("leak", "SELECT * FROM duckdb_extensions()", NOT_HERE),
-    Attempt("leak", 'SELECT * FROM "QUERY_TABLE" (\'saes\')', NOT_HERE),
+    Attempt("leak", "SELECT * FROM \"QUERY_TABLE\" ('saes')", NOT_HERE),
     Attempt("leak", "SELECT * FROM '/etc/hostname'", "Table with name <path> does not exist"),
     # harmless reads that are answered
     Attempt("read", "SELECT 'current_setting' AS word, 'a query' AS q", OK, rows=1),
@@ -134,14 +133,19 @@ ATTEMPTS = [
     Attempt("bomb", "SELECT levenshtein(repeat('a', 60000), repeat('b', 60000))", STOPPED),
     Attempt("bomb", "SELECT list_sort(range(200000000))[1]", STOPPED),
     Attempt("bomb", "SELECT count(*) FROM (SELECT unnest(range(100000)) FROM range(100000))", STOPPED),
-    Attempt("bomb", "SELECT 1 AS x" + " UNION ALL SELECT 1" * 6000, TOO_LONG),            # planner: 108 KB
-    Attempt("bomb", "SELECT repeat('x', 100000000) AS cell", STOPPED),                    # a 100 MB cell
+    Attempt("bomb", "SELECT 1 AS x" + " UNION ALL SELECT 1" * 6000, TOO_LONG),  # planner: 108 KB
+    Attempt("bomb", "SELECT repeat('x', 100000000) AS cell", STOPPED),  # a 100 MB cell
     Attempt("bomb", "SELECT repeat('x', 1000000) AS cell FROM range(60)", "more than the console returns"),
     Attempt("timeout", "SELECT count(*) FROM range(100000000) a, range(100000000) b", STOPPED),
     # every DuckDB type comes back (as text where pandas cannot hold it)
     Attempt("types", "SELECT * FROM test_all_types()", OK, rows=3),
-    Attempt("types", "SELECT 'infinity'::DATE AS d, '12:00:00+05'::TIMETZ AS t, 340282366920938463463374607431768211455::UHUGEINT AS u",
-            OK, rows=1),
+    Attempt(
+        "types",
+        "SELECT 'infinity'::DATE AS d, '12:00:00+05'::TIMETZ AS t,"
+        " 340282366920938463463374607431768211455::UHUGEINT AS u",
+        OK,
+        rows=1,
+    ),
     Attempt("types", "SELECT chr(27) || '[31mred' AS colour", OK, rows=1),
     Attempt("cap", "SELECT * FROM generate_series(1, 1000000)", OK, rows=MAX_ROWS, truncated=True),
 ]
@@ -160,14 +164,16 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 
 def _outcome_ok(attempt: Attempt, outcome: str, frame_rows: int | None, truncated: bool) -> bool:
     if attempt.expect == OK:
-        return (outcome == OK and (attempt.rows is None or frame_rows == attempt.rows)
-                and truncated == attempt.truncated)
+        return outcome == OK and (attempt.rows is None or frame_rows == attempt.rows) and truncated == attempt.truncated
     return outcome.startswith("sql: ") and attempt.expect in outcome
 
 
 def _report_table(report: Callable[[str], None], title: str, lines: list[tuple[str, str, str, bool]]) -> None:
-    rows = [f"  [{'ok ' if good else 'BAD'}] {category:9} {' '.join(sql.split())[:60]:60} -> {outcome.splitlines()[0][:110]}"
-            for category, sql, outcome, good in lines]
+    rows = [
+        f"  [{'ok ' if good else 'BAD'}] {category:9} {' '.join(sql.split())[:60]:60} -> "
+        f"{outcome.splitlines()[0][:110]}"
+        for category, sql, outcome, good in lines
+    ]
     report("\n".join([f"{title}: {len(lines)} attempts", *rows]))
 
 
@@ -191,15 +197,33 @@ def test_every_attempt_through_run_sql(demo_db: Path, files, report) -> None:
         assert seconds < TIMEOUT_S + GRACE_S, f"{sql} was not stopped in time ({seconds:.1f} s)"
         assert peak <= PEAK_BOUND, f"{sql}: the child peaked at {peak / 2**20:.0f} MB"
         shown = f" ({rows} rows{', truncated' if truncated else ''})" if outcome == OK else ""
-        lines.append((attempt.category, attempt.sql, f"{outcome}{shown} [{seconds:.1f} s, child peak {peak >> 20} MB]",
-                      _outcome_ok(attempt, outcome, rows, truncated)))
+        lines.append(
+            (
+                attempt.category,
+                attempt.sql,
+                f"{outcome}{shown} [{seconds:.1f} s, child peak {peak >> 20} MB]",
+                _outcome_ok(attempt, outcome, rows, truncated),
+            )
+        )
     _report_table(report, "SQL sandbox attempts via catalog.sandbox.run_sql", lines)
     assert not target.exists() and not Path(str(target) + ".wal").exists()
     assert snapshot(demo_db) == before
     bad = [(sql, outcome) for _, sql, outcome, good in lines if not good]
     assert not bad, bad
-    assert {a.category for a in ATTEMPTS} >= {"multi", "write", "file", "attach", "extension", "setting",
-                                               "timeout", "cap", "read", "leak", "bomb", "types"}
+    assert {a.category for a in ATTEMPTS} >= {
+        "multi",
+        "write",
+        "file",
+        "attach",
+        "extension",
+        "setting",
+        "timeout",
+        "cap",
+        "read",
+        "leak",
+        "bomb",
+        "types",
+    }
 
 
 REFUSED = [a for a in ATTEMPTS if a.expect not in (OK, STOPPED)]
@@ -219,24 +243,35 @@ def test_cli_sql_refuses_with_exit_2(demo_db: Path, files, capsys, attempt: Atte
 
 
 def test_cli_sql_caps_and_times_out(demo_db: Path, capsys) -> None:
-    code = catalog_cli(["sql", "SELECT * FROM generate_series(1, 1000000)", "--db", str(demo_db),
-                        "--limit", "5", "--format", "csv"])
+    code = catalog_cli(
+        ["sql", "SELECT * FROM generate_series(1, 1000000)", "--db", str(demo_db), "--limit", "5", "--format", "csv"]
+    )
     out, _ = capsys.readouterr()
     assert code == 0 and out.splitlines()[:2] == ["generate_series", "1"] and "1000000" not in out
-    code = catalog_cli(["sql", "SELECT sum(a.range * b.range) FROM range(100000000) a, range(1000) b",
-                        "--db", str(demo_db), "--timeout", "1"])
+    code = catalog_cli(
+        [
+            "sql",
+            "SELECT sum(a.range * b.range) FROM range(100000000) a, range(1000) b",
+            "--db",
+            str(demo_db),
+            "--timeout",
+            "1",
+        ]
+    )
     _, err = capsys.readouterr()
     assert code == 2 and "ran longer than 1 s and was stopped" in err
 
 
-def test_every_attempt_through_the_console_page(run_page, demo_db: Path, files, report,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_attempt_through_the_console_page(
+    run_page, demo_db: Path, files, report, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The app's console: the first attempts through the deep link, the rest typed into its text area."""
     canary, target = files
     # The page's timeout is 30 s; the same sandbox with 1 s, so the cross join is stopped quickly.
     # Catalog.sql passes its own timeout_s, so it is overridden here rather than defaulted (a partial would lose).
-    monkeypatch.setattr(catalog.api, "run_sql",
-                        lambda *args, **kwargs: run_sql(*args, **{**kwargs, "timeout_s": TIMEOUT_S}))
+    monkeypatch.setattr(
+        catalog.api, "run_sql", lambda *args, **kwargs: run_sql(*args, **{**kwargs, "timeout_s": TIMEOUT_S})
+    )
     before = snapshot(demo_db)
     lines = []
     at = None
@@ -244,8 +279,8 @@ def test_every_attempt_through_the_console_page(run_page, demo_db: Path, files, 
         sql = _fill(attempt, canary, target)
         if i < 2 or at is None:
             at = run_page("sql_console", query="(console)", sql=sql)
-            assert at.text_area(key="sql").value == sql   # the deep link reached the console
-            assert not at.dataframe and not at.error      # and only filled it: nothing ran yet
+            assert at.text_area(key="sql").value == sql  # the deep link reached the console
+            assert not at.dataframe and not at.error  # and only filled it: nothing ran yet
         else:
             at.text_area(key="sql").set_value(sql)
         at.button(key="run_sql").click().run()
@@ -263,10 +298,19 @@ def test_every_attempt_through_the_console_page(run_page, demo_db: Path, files, 
             assert CANARY not in frame.to_string(), sql
             rows, truncated = len(frame), bool(at.warning)
             outcome = OK
-        want = attempt if attempt.expect != OK or not attempt.truncated else \
-            Attempt(attempt.category, attempt.sql, OK, rows=10_000, truncated=True)  # the page's cap
-        lines.append((attempt.category, attempt.sql, outcome + (f" ({rows} rows)" if outcome == OK else ""),
-                      _outcome_ok(want, outcome, rows, truncated)))
+        want = (
+            attempt
+            if attempt.expect != OK or not attempt.truncated
+            else Attempt(attempt.category, attempt.sql, OK, rows=10_000, truncated=True)
+        )  # the page's cap
+        lines.append(
+            (
+                attempt.category,
+                attempt.sql,
+                outcome + (f" ({rows} rows)" if outcome == OK else ""),
+                _outcome_ok(want, outcome, rows, truncated),
+            )
+        )
     _report_table(report, "SQL sandbox attempts via the app's SQL console", lines)
     assert "showing the first 10000 rows; more rows matched" in at.warning[0].value
     assert not target.exists()

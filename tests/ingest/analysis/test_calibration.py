@@ -33,10 +33,10 @@ LEVELS = (1e-2, 1e-3, 1e-4)
 
 def fixture_model(seed: int = 7):
     rng = np.random.default_rng(seed)
-    norms = np.exp(rng.normal(0, 0.35, V))                       # uneven token norms
+    norms = np.exp(rng.normal(0, 0.35, V))  # uneven token norms
     W_U = rng.standard_normal((D_MODEL, V)) * norms / np.sqrt(D_MODEL)
     families, members, cluster_dirs = [], [], {}
-    for k in (5, 12, 30, 60, 120, 250, 400, 700):                 # exchangeable
+    for k in (5, 12, 30, 60, 120, 250, 400, 700):  # exchangeable
         families.append("exchangeable")
         members.append(np.sort(rng.choice(V, k, replace=False)))
     sizes, strengths = (8, 15, 25, 40, 60, 90, 150, 300), (0.3, 0.5, 0.7, 0.9, 1.0, 1.2, 1.5, 2.0)
@@ -48,10 +48,10 @@ def fixture_model(seed: int = 7):
         families.append("clustered")
         members.append(ids)
         cluster_dirs[len(members) - 1] = u
-    for k in (1, 1, 2, 2, 3, 3, 4, 4):                             # tiny
+    for k in (1, 1, 2, 2, 3, 3, 4, 4):  # tiny
         families.append("tiny")
         members.append(np.sort(rng.choice(V, k, replace=False)))
-    W_U -= W_U.mean(axis=1, keepdims=True)                        # centred, as the processed W_U
+    W_U -= W_U.mean(axis=1, keepdims=True)  # centred, as the processed W_U
     W = torch.from_numpy(W_U.astype(np.float32))
     return W, SetIndex.build(members, V), np.array(families), cluster_dirs
 
@@ -65,8 +65,12 @@ def model():
 
 
 def scores(directions: torch.Tensor, W_U: torch.Tensor, index: SetIndex) -> np.ndarray:
-    return np.concatenate([enrichment_scores(directions[i:i + 4096] @ W_U, index)[0].numpy()
-                           for i in range(0, directions.shape[0], 4096)])
+    return np.concatenate(
+        [
+            enrichment_scores(directions[i : i + 4096] @ W_U, index)[0].numpy()
+            for i in range(0, directions.shape[0], 4096)
+        ]
+    )
 
 
 def test_held_out_random_directions_give_uniform_p_in_every_family(model):
@@ -84,14 +88,14 @@ def test_held_out_random_directions_give_uniform_p_in_every_family(model):
 
 def test_p_calibrated_extends_p_null_below_its_floor(model):
     W_U, index, families, cluster_dirs, null_sorted, fit = model
-    s = max(cluster_dirs)                                        # the most strongly clustered set
+    s = max(cluster_dirs)  # the most strongly clustered set
     planted = torch.from_numpy(cluster_dirs[s].astype(np.float32))[None, :]
     d = scores(planted, W_U, index)
     p = p_calibrated(d, null_sorted, fit)
-    assert d[0, s] > null_sorted[s].max()                       # beyond every null direction
-    assert p[0, s] < 1 / (N_FIT + 1) / 100                       # far below p_null's floor 1/(N+1)
-    body = null_sorted[:, N_FIT // 2][None, :]                   # the null's median: p_calibrated = p_null
-    continuous = families != "tiny"                              # a 1-4 token set's d ties a lot
+    assert d[0, s] > null_sorted[s].max()  # beyond every null direction
+    assert p[0, s] < 1 / (N_FIT + 1) / 100  # far below p_null's floor 1/(N+1)
+    body = null_sorted[:, N_FIT // 2][None, :]  # the null's median: p_calibrated = p_null
+    continuous = families != "tiny"  # a 1-4 token set's d ties a lot
     np.testing.assert_allclose(p_calibrated(body, null_sorted, fit)[0, continuous], 0.5, atol=0.03)
     np.testing.assert_array_equal(p_calibrated(body, null_sorted, fit), p_null(body, null_sorted))
 
@@ -101,8 +105,11 @@ def test_bh_over_p_calibrated_finds_planted_pairs_and_controls_fdr(model, n_feat
     W_U, index, families, cluster_dirs, null_sorted, fit = model
     # Planted along the shared direction of the clustered sets whose direction scores far beyond every null
     # direction (d at least 0.15 above the null's maximum): a planted feature is one that is clearly there.
-    strong = [(s, u) for s, u in sorted(cluster_dirs.items())
-              if scores(torch.from_numpy(u.astype(np.float32))[None], W_U, index)[0, s] >= null_sorted[s, -1] + 0.15]
+    strong = [
+        (s, u)
+        for s, u in sorted(cluster_dirs.items())
+        if scores(torch.from_numpy(u.astype(np.float32))[None], W_U, index)[0, s] >= null_sorted[s, -1] + 0.15
+    ]
     assert len(strong) >= 3
     fdp = []
     for seed in range(8):

@@ -168,8 +168,13 @@ def test_tie_groups_mixing_members_and_non_members_at_the_extremes(backend, monk
     values[V - 20 : V - 10] = values[V - 10 :]  # each bottom member tied with a non-member
     logits = np.stack([values, -values])
     # which of two tied tokens the sort puts first is arbitrary: cover members first and second
-    sets = [top_members, top_members + 10, bottom_members, bottom_members - 10,
-            np.concatenate([top_members, bottom_members])]
+    sets = [
+        top_members,
+        top_members + 10,
+        bottom_members,
+        bottom_members - 10,
+        np.concatenate([top_members, bottom_members]),
+    ]
     d, direction = enrichment_scores(torch.from_numpy(logits), SetIndex.build(sets, V), backend=backend)
     assert all(r is not None for r in paths) and len(paths) == (2 if backend == "numpy" else 0)
     for f in range(2):
@@ -257,10 +262,25 @@ def test_kstwo_sf_matches_scipy_in_every_branch():
     rng = np.random.default_rng(7)
     xs, ns = [], []
     for n in (1, 2, 3, 7, 15, 16, 40, 140, 141, 600):
-        edges = [0.5 / n, 1 / n, (n - 1) / n, 0.5, np.sqrt(0.754693 / n), np.sqrt(4 / n),
-                 np.sqrt(2.2 / n), np.sqrt(370 / n), (1.4 / n) ** (2 / 3)]
-        x = np.concatenate([rng.uniform(0, 1, 12), np.sqrt(rng.uniform(0, 40, 12) / n),
-                            np.outer(edges, [1 - 1e-9, 1, 1 + 1e-9]).ravel(), [0.0, 1.0, 1.5]])
+        edges = [
+            0.5 / n,
+            1 / n,
+            (n - 1) / n,
+            0.5,
+            np.sqrt(0.754693 / n),
+            np.sqrt(4 / n),
+            np.sqrt(2.2 / n),
+            np.sqrt(370 / n),
+            (1.4 / n) ** (2 / 3),
+        ]
+        x = np.concatenate(
+            [
+                rng.uniform(0, 1, 12),
+                np.sqrt(rng.uniform(0, 40, 12) / n),
+                np.outer(edges, [1 - 1e-9, 1, 1 + 1e-9]).ravel(),
+                [0.0, 1.0, 1.5],
+            ]
+        )
         xs.append(x)
         ns.append(np.full(x.shape, n))
     x, n = np.concatenate(xs), np.concatenate(ns)

@@ -13,7 +13,7 @@ def loaded(tiny_gpt2):
 
 def test_processed_unembedding_matches_folded_and_centred_weights(loaded, tiny_gpt2):
     weights = load_file(str(tiny_gpt2 / "model.safetensors"))
-    wte = weights["transformer.wte.weight"].double()          # [d_vocab, d_model]; GPT-2 ties W_U to it
+    wte = weights["transformer.wte.weight"].double()  # [d_vocab, d_model]; GPT-2 ties W_U to it
     ln_weight = weights["transformer.ln_f.weight"].double()
     # Oracle: fold ln_f's scale into W_U, centre each token's column over d_model (LayerNorm centres its
     # input, so that component is invisible), then centre each residual dimension over the vocabulary.

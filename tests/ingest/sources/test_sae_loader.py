@@ -17,8 +17,9 @@ def decoder():
 
 def test_old_schema_with_sparsity(tmp_path, decoder):
     density = torch.linspace(-10, -1, D_SAE)
-    folder = write_sae_folder(tmp_path / "blocks.4.hook_resid_pre", decoder,
-                              old_cfg(D_IN, D_SAE, "blocks.4.hook_resid_pre", 4), density)
+    folder = write_sae_folder(
+        tmp_path / "blocks.4.hook_resid_pre", decoder, old_cfg(D_IN, D_SAE, "blocks.4.hook_resid_pre", 4), density
+    )
     sae = load_sae_folder(folder)
     assert (sae.cfg.d_in, sae.cfg.d_sae, sae.cfg.hook_name, sae.cfg.layer) == (
         D_IN,

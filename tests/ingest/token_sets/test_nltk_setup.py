@@ -38,8 +38,9 @@ def clean_env(home: Path) -> dict[str, str]:
 
 def test_sys_prefix_nltk_data_is_on_nltks_default_path(tmp_path):
     script = "import os, sys, nltk; print(os.path.join(sys.prefix, 'nltk_data') in nltk.data.path, sys.prefix)"
-    out = subprocess.run([sys.executable, "-c", script], env=clean_env(tmp_path), capture_output=True, text=True,
-                         check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=clean_env(tmp_path), capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["True", sys.prefix]
     assert interpreter_data_dir() == Path(sys.prefix) / "nltk_data"
 
@@ -51,15 +52,18 @@ def test_copied_data_is_found_by_a_fresh_interpreter_with_no_variable_set(source
     assert result.origin == {package: f"copied from {source_dir}" for package in RESOURCES}
     assert result.summary().startswith(f"NLTK data ready in {prefix / 'nltk_data'} (")
     # A fresh interpreter whose prefix is the temporary one: nltk computes its default path at import.
-    script = (f"import sys; sys.prefix = {str(prefix)!r}\n"
-              "import nltk\n"
-              "from nltk.corpus import names\n"
-              "from nltk.tag.mapping import map_tag\n"
-              "from nltk.tag.perceptron import PerceptronTagger\n"
-              "print(len(names.words('male.txt')), PerceptronTagger().tag(['walked'])[0][1], map_tag('en-ptb', "
-              "'universal', 'VBD'))")
-    out = subprocess.run([sys.executable, "-c", script], env=clean_env(tmp_path), capture_output=True, text=True,
-                         check=True).stdout.split()
+    script = (
+        f"import sys; sys.prefix = {str(prefix)!r}\n"
+        "import nltk\n"
+        "from nltk.corpus import names\n"
+        "from nltk.tag.mapping import map_tag\n"
+        "from nltk.tag.perceptron import PerceptronTagger\n"
+        "print(len(names.words('male.txt')), PerceptronTagger().tag(['walked'])[0][1], map_tag('en-ptb', "
+        "'universal', 'VBD'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=clean_env(tmp_path), capture_output=True, text=True, check=True
+    ).stdout.split()
     male_lines = [line for line in (source_dir / "corpora/names/male.txt").read_text().splitlines() if line.strip()]
     assert out == [str(len(male_lines)), "VBD", "VERB"]
 
@@ -74,8 +78,9 @@ def test_a_second_install_finds_the_data_already_there(source_dir, tmp_path):
 def test_nltk_data_variable_is_the_fallback_when_copy_from_lacks_the_data(source_dir, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = install_nltk_data(tmp_path / "nltk_data", copy_from=empty, env_dirs=[tmp_path / "absent", source_dir],
-                               download=False)
+    result = install_nltk_data(
+        tmp_path / "nltk_data", copy_from=empty, env_dirs=[tmp_path / "absent", source_dir], download=False
+    )
     assert result.origin == {package: f"copied from {source_dir}" for package in RESOURCES}
 
 
@@ -108,10 +113,16 @@ def test_without_data_or_network_setup_prints_one_line_and_succeeds(tmp_path, mo
 
 def test_setup_command_line_copies_and_reports_one_line(source_dir, tmp_path):
     target = tmp_path / "nltk_data"
-    out = subprocess.run([sys.executable, "-m", "ingest.token_sets.nltk_data", "--copy-from", str(source_dir),
-                          "--target", str(target)], env=clean_env(tmp_path), capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parents[3])
+    out = subprocess.run(
+        [sys.executable, "-m", "ingest.token_sets.nltk_data", "--copy-from", str(source_dir), "--target", str(target)],
+        env=clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[3],
+    )
     assert out.stdout.strip().splitlines() == [
-        f"NLTK data ready in {target} (" + "; ".join(f"{p} copied from {source_dir}" for p in RESOURCES) + ")"]
+        f"NLTK data ready in {target} (" + "; ".join(f"{p} copied from {source_dir}" for p in RESOURCES) + ")"
+    ]
     assert out.stderr == ""  # no runpy warning: importing the package does not import the module it runs
     assert all(nltk_data.is_installed(package, [str(target)]) for package in RESOURCES)

@@ -54,7 +54,8 @@ def test_regex_sets_by_hand(gpt2_library, token_id):
 def test_letter_sets_by_brute_force_and_by_hand(gpt2_vocab, gpt2_library, token_id):
     for letter in string.ascii_lowercase:
         expected = [
-            i for i, raw in enumerate(gpt2_vocab.raw)
+            i
+            for i, raw in enumerate(gpt2_vocab.raw)
             if raw.strip("Ġ").isalpha() and raw.strip("Ġ")[0].lower() == letter
         ]
         assert gpt2_library[letter].token_ids.tolist() == expected, letter
@@ -71,9 +72,18 @@ def test_letter_sets_by_brute_force_and_by_hand(gpt2_vocab, gpt2_library, token_
 # Words per list in sae_lens get_test_gene_sets, counted by hand (French and Spanish: the notebook's
 # ten plus the single-token words added to them).
 WORD_COUNTS = {
-    "colors": 16, "positive_words": 49, "negative_words": 49, "emotions": 17, "capital_cities": 10,
-    "countries": 10, "spanish_words": 22, "french_words": 26, "neuroscience_terms": 20,
-    "economics_terms": 20, "ologies": 25, **{f"{decade}'s": 10 for decade in range(1910, 2020, 10)},
+    "colors": 16,
+    "positive_words": 49,
+    "negative_words": 49,
+    "emotions": 17,
+    "capital_cities": 10,
+    "countries": 10,
+    "spanish_words": 22,
+    "french_words": 26,
+    "neuroscience_terms": 20,
+    "economics_terms": 20,
+    "ologies": 25,
+    **{f"{decade}'s": 10 for decade in range(1910, 2020, 10)},
 }
 
 
@@ -82,7 +92,14 @@ def test_word_lists_singles_and_dropped_by_hand(gpt2_vocab, gpt2_library):
     assert 6342 in capitals.token_ids and gpt2_vocab.text[6342] == " Paris"
     assert capitals.dropped == ("Washington, D.C.", "New Delhi")
     assert [gpt2_vocab.text[i] for i in capitals.token_ids] == [
-        " London", " Paris", " Moscow", " Berlin", " Beijing", " Tokyo", " Ottawa", " Canberra"
+        " London",
+        " Paris",
+        " Moscow",
+        " Berlin",
+        " Beijing",
+        " Tokyo",
+        " Ottawa",
+        " Canberra",
     ]
     assert gpt2_library["colors"].dropped == ("teal", "lavender", "maroon")
     assert gpt2_library["countries"].dropped == ("United States", "United Kingdom")

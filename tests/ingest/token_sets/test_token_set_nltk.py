@@ -10,10 +10,17 @@ from ingest.token_sets.nltk_families import penn_tags
 
 def test_pos_sets_contain_clear_cases(gpt2_library, token_id):
     cases = {
-        "nltk_pos_DT": "Ġthe", "nltk_pos_VBD": "Ġwas", "nltk_pos_NN": "Ġhouse",
-        "nltk_pos_VBG": "Ġrunning", "nltk_pos_PRP": "Ġhe", "nltk_pos_IN": "Ġof",
-        "nltk_pos_MD": "Ġcan", "nltk_pos_NNP": "ĠJohn",
-        "universal_pos_NOUN": "Ġhouse", "universal_pos_VERB": "Ġwas", "universal_pos_DET": "Ġthe",
+        "nltk_pos_DT": "Ġthe",
+        "nltk_pos_VBD": "Ġwas",
+        "nltk_pos_NN": "Ġhouse",
+        "nltk_pos_VBG": "Ġrunning",
+        "nltk_pos_PRP": "Ġhe",
+        "nltk_pos_IN": "Ġof",
+        "nltk_pos_MD": "Ġcan",
+        "nltk_pos_NNP": "ĠJohn",
+        "universal_pos_NOUN": "Ġhouse",
+        "universal_pos_VERB": "Ġwas",
+        "universal_pos_DET": "Ġthe",
     }
     for name, raw in cases.items():
         assert token_id(raw) in gpt2_library[name].token_ids, (name, raw)

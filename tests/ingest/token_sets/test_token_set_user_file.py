@@ -95,7 +95,7 @@ BAD_INPUTS = [
         ["token set 'x'", "needs exactly one of 'words' or 'regex'", "Fix: keep one"],
     ),
     (
-        "[sets.x]\nfamily = \"user\"",
+        '[sets.x]\nfamily = "user"',
         ".toml",
         ["token set 'x'", "needs exactly one of 'words' or 'regex'"],
     ),
@@ -110,7 +110,7 @@ BAD_INPUTS = [
         ["token set 'decade'", "word 1910 is a int", 'Fix: quote it ("1910")'],
     ),
     (
-        '[sets.x]\nregex = 5',
+        "[sets.x]\nregex = 5",
         ".toml",
         ["token set 'x'", "'regex' must be a string, got int"],
     ),
@@ -160,10 +160,10 @@ BAD_INPUTS = [
     (
         '[sets."1910\'s"]\nwords = ["red"]',
         ".toml",
-        ["token set \"1910's\"", "built-in 'word_list' set"],
+        ['token set "1910\'s"', "built-in 'word_list' set"],
     ),
     (
-        'sets:\n  x:\n    words: [red]',
+        "sets:\n  x:\n    words: [red]",
         ".json",
         ["unsupported token set file type '.json'", "Fix: use a .toml, .yaml or .yml file"],
     ),
