@@ -311,23 +311,81 @@ def logit_histogram(
     return fig
 
 
-def enrichment_bars(enrichment: pd.DataFrame, n: int = 20) -> go.Figure:
-    """A feature's most enriched sets: -ln(1 - d), coloured by direction."""
-    rows = enrichment.nlargest(n, "d").iloc[::-1].copy()
+def enrichment_bars(enrichment: pd.DataFrame, n: int = 20, by: str = "calibrated p, then d") -> go.Figure:
+    """A feature's first ``n`` token sets in the order given (the ranking the page chose, named by ``by``):
+    bars of -ln(1 - d), coloured by direction, the first set on top."""
+    rows = enrichment.head(n).iloc[::-1].copy()
     rows["direction"] = rows["direction"].map({1: "promoted", -1: "suppressed"})
+    hover = [c for c in ("set_size", "d", "p_calibrated", "q_value") if c in rows.columns]
     fig = px.bar(
         rows,
         x=capped(rows["score"]),
         y="set_name",
         color="direction",
         orientation="h",
+        hover_data=hover,
         color_discrete_map={"promoted": "#2a9d8f", "suppressed": "#e76f51"},
-        labels={"x": "-ln(1 - d)", "set_name": "token set"},
+        labels={"x": "-ln(1 - d)", "set_name": "token set", "set_size": "tokens"},
         height=max(300, 24 * len(rows) + 120),
-        title=f"Most enriched token sets (top {len(rows)})",
+        title=f"Most enriched token sets (top {len(rows)} by {by})",
     )
-    # Every set named (plotly thins crowded category labels), most enriched at the top.
+    if hover == ["set_size", "d", "p_calibrated", "q_value"]:
+        # Probabilities in scientific notation, as in the tables (plotly's default would print 0.000000).
+        fig.update_traces(
+            hovertemplate="%{y}<br>-ln(1 - d) %{x:.2f}<br>tokens %{customdata[0]}<br>d %{customdata[1]:.4f}"
+            "<br>p_calibrated %{customdata[2]:.2e}<br>q %{customdata[3]:.2e}<extra>%{fullData.name}</extra>"
+        )
+    # Every set named (plotly thins crowded category labels), the first of the ranking at the top.
     fig.update_yaxes(categoryorder="array", categoryarray=list(rows["set_name"]), tickmode="linear", dtick=1)
+    return fig
+
+
+def null_qq(qq: pd.DataFrame) -> go.Figure:
+    """QQ plot of held-out null p-values (the ``null_qq`` query's rows): observed p against the expected
+    uniform quantile, one colour per set family (one trace per family and model), and the diagonal where a
+    calibrated p-value lies. Both axes are log and reversed (the usual -log10 p picture, labelled in p): the
+    small p-values that matter sit at the upper right, and a conservative family (p too large) falls below
+    the diagonal, a liberal one (p too small) above it."""
+    fig = go.Figure()
+    several_models = qq["model_name"].nunique() > 1
+    families = sorted(set(qq["set_family"]))
+    colour = {family: CATEGORICAL[i % len(CATEGORICAL)] for i, family in enumerate(families)}
+    for (model, family), rows in qq.groupby(["model_name", "set_family"], sort=True):
+        rows = rows.sort_values("expected_p")
+        name = f"{family} · {model}" if several_models else str(family)
+        fig.add_trace(
+            go.Scatter(
+                x=rows["expected_p"],
+                y=rows["observed_p"],
+                mode="lines+markers",
+                name=name,
+                marker={"size": 5, "color": colour[family]},
+                line={"width": 1.5, "color": colour[family]},
+                customdata=rows["n_p"],
+                hovertemplate="expected %{x:.2e}<br>observed %{y:.2e}<br>%{customdata:,} held-out p"
+                f"<extra>{name}</extra>",
+            )
+        )
+    low = float(qq["expected_p"].min()) if len(qq) else 1e-4
+    fig.add_trace(
+        go.Scatter(
+            x=[low, 1.0],
+            y=[low, 1.0],
+            mode="lines",
+            name="diagonal (calibrated)",
+            line={"color": "#555555", "width": 1, "dash": "dash"},
+            hoverinfo="skip",
+        )
+    )
+    fig.update_layout(
+        title="Held-out null p-values against the uniform distribution",
+        xaxis_title="expected p (uniform quantile)",
+        yaxis_title="observed p_calibrated of held-out random directions",
+        height=560,
+        legend_title="set family",
+    )
+    fig.update_xaxes(type="log", autorange="reversed", exponentformat="power")
+    fig.update_yaxes(type="log", autorange="reversed", exponentformat="power")
     return fig
 
 

@@ -196,7 +196,7 @@ def bound(
 
 MISSING = "—"  # a value the catalog does not have (no sparsity file, no Neuronpedia id, ...)
 # Probabilities span hundreds of orders of magnitude: fixed-point formats clip them to "0.000000".
-_SCIENTIFIC = ("p_value", "p_null", "p_calibrated", "q_value", "set_q_value")
+_SCIENTIFIC = ("p_value", "p_null", "p_calibrated", "q_value", "set_p_calibrated", "set_q_value")
 _FIXED = {"d": "%.4f", "set_d": "%.4f", "score": "%.2f", "set_score": "%.2f", "cosine": "%.3f"}
 
 

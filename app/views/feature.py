@@ -1,7 +1,8 @@
 """Feature: one feature's moments, tokens, logit histograms, enrichment, neighbours and Neuronpedia view.
 
 Deep link: ``/feature?sae=SAE_ID&feature=N`` (``&set=NAME`` colours the histogram by that set; the older
-spelling ``colour=NAME`` is read as ``set`` with a notice).
+spelling ``colour=NAME`` is read as ``set`` with a notice; ``&min_size=1`` lists sets of every size, and
+``&rank=score`` ranks them by -ln(1 - d) instead of significance).
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from app import data, plots, state
 from catalog import neuronpedia
 
 MOST_ENRICHED = "(most enriched)"
+MIN_SIZE = 5  # sets of fewer tokens are hidden by default: for a one-token set d is only that token's percentile
+# How the token sets are ranked: by significance (calibrated p, then d: the feature_enrichment query's
+# order) or by the notebook's score -ln(1 - d) alone.
+RANKS = {"significance": "significance (calibrated p, then d)", "score": "-ln(1 - d)"}
 NEIGHBOURS = 10
 ACROSS_AUTO = 100_000  # features in the model up to which neighbours across layers load by themselves
 
@@ -43,6 +48,38 @@ def pick(saes: pd.DataFrame, set_names: list[str]) -> tuple[str, int, str]:
         what="token set",
     )
     return sae, int(feature), colour_by
+
+
+def ranking() -> tuple[int, str]:
+    """The sidebar's controls of the token set rankings: the smallest set listed, and the order."""
+    min_size = state.bound(
+        st.number_input,
+        "Smallest token set listed (tokens)",
+        min_value=1,
+        value=MIN_SIZE,
+        step=1,
+        key="min_size",
+        what="smallest token set",
+        hint="1 or more",
+        help="Sets of fewer tokens are hidden from the rankings: for a one-token set d is only that token's "
+        "percentile. 1 lists every set.",
+    )
+    rank = state.bound(
+        st.selectbox,
+        "Rank token sets by",
+        options=list(RANKS),
+        format_func=RANKS.__getitem__,
+        key="rank",
+        what="ranking",
+    )
+    return int(min_size), str(rank)
+
+
+def ranked(enriched: pd.DataFrame, rank: str) -> pd.DataFrame:
+    """The feature_enrichment rows (in significance order) in the order ``rank`` asks for."""
+    if rank == "score":
+        return enriched.sort_values(["d", "set_name"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return enriched
 
 
 def tokens_table(tokens: Iterable[str] | None, values: Iterable[float] | None) -> pd.DataFrame:
@@ -94,7 +131,7 @@ def histogram(db: Path, sae: str, feature: int, colour_set: str | None) -> None:
 
 
 def enrichment_table(enriched: pd.DataFrame) -> None:
-    """The feature's enrichment for every token set, most enriched first."""
+    """The feature's enrichment for every token set listed, in the chosen order."""
     st.dataframe(
         enriched,
         hide_index=True,
@@ -155,22 +192,37 @@ def render() -> None:
     state.renamed_param("colour", "set", [MOST_ENRICHED] + set_names, what="token set")
     with st.sidebar:
         sae, feature, colour_by = pick(saes, set_names)
+        min_size, rank = ranking()
     card = data.feature_card(db, sae, feature)
     st.title(f"Feature {feature}")
     state.show_notices()
     st.caption(f"SAE `{sae}` · layer {card['layer']} · hook `{card['hook_name']}` · model `{card['model_name']}`")
     moments(card)
     tokens(card)
-    enriched = data.query(db, "feature_enrichment", sae=sae, feature=feature, limit=10_000).frame
+    enriched = ranked(
+        data.query(db, "feature_enrichment", sae=sae, feature=feature, min_size=min_size, limit=10_000).frame, rank
+    )
     most_enriched = enriched["set_name"].iloc[0] if len(enriched) else None
     colour_set = most_enriched if colour_by == MOST_ENRICHED else colour_by
     left, right = st.columns(2)
     with left:
         histogram(db, sae, feature, colour_set)
     if len(enriched):
-        right.plotly_chart(plots.enrichment_bars(enriched), key="enrichment_bars")
-        st.subheader("Enrichment across all token sets")
+        right.plotly_chart(plots.enrichment_bars(enriched, by=RANKS[rank]), key="enrichment_bars")
+    st.subheader("Most enriched token sets")
+    sets = data.token_sets(db)
+    hidden = int(((sets["model_name"] == card["model_name"]) & (sets["size"] < min_size)).sum())
+    st.caption(
+        f"{len(enriched)} token sets of at least {min_size} tokens, ranked by {RANKS[rank]}"
+        + (f"; {hidden} smaller sets hidden (lower *Smallest token set listed* to show them)" if hidden > 0 else "")
+        + ". p_calibrated: how often a random direction scores d or more (beyond the random directions' range, "
+        "a tail model fitted to them); q_value: Benjamini-Hochberg over p_calibrated within the SAE (keep "
+        "q < 0.05); -ln(1-d): the notebook's score."
+    )
+    if len(enriched):
         enrichment_table(enriched)
+    else:
+        st.info(f"No token set of this model has {min_size} tokens or more: lower *Smallest token set listed*.")
     neuronpedia_view(card["neuronpedia_id"], feature)
     neighbours(db, saes, sae, feature)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,18 @@ def _best(tables, sae_id: str, set_name: str) -> int:
     rows = tables("SELECT e.sae_id, e.feature, e.d, ts.name FROM enrichment e JOIN token_sets ts USING (set_id)")
     rows = rows[(rows["sae_id"] == sae_id) & (rows["name"] == set_name)]
     return int(rows.sort_values("d", ascending=False).iloc[0]["feature"])
+
+
+def _ranking(tables, sae_id: str, feature: int, min_size: int = 5) -> list[str]:
+    """The page's default order of token sets, from the base tables: sets of at least min_size tokens, by
+    calibrated p ascending, then d descending, then name."""
+    rows = tables(
+        "SELECT e.sae_id, e.feature, e.d, e.p_calibrated, ts.name, ts.size FROM enrichment e JOIN token_sets ts "
+        "USING (set_id)"
+    )
+    rows = rows[(rows["sae_id"] == sae_id) & (rows["feature"] == feature) & (rows["size"] >= min_size)]
+    ordered = sorted(rows.itertuples(), key=lambda r: (r.p_calibrated, -r.d, r.name))
+    return [r.name for r in ordered]
 
 
 def _tokens(tables, sae_id: str, feature: int, direction: str) -> list[str]:
@@ -34,9 +48,47 @@ def test_deep_link_shows_the_planted_features_tokens_and_moments(run_page, table
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Skewness"] == f"{stats['skewness']:.3f}" and metrics["Kurtosis"] == f"{stats['kurtosis']:.2f}"
     assert metrics["log10 density"] == f"{stats['log10_density']:.2f}"
-    enrichment = frame_with(at, "set_name", "set_family", "p_null")
-    assert enrichment.iloc[0]["set_name"] == set_name and len(enrichment) == len(tables("SELECT * FROM token_sets"))
+    enrichment = frame_with(at, "set_name", "set_family", "p_calibrated", "q_value", "score")
+    expected = _ranking(tables, sae_id, feature)
+    assert enrichment.iloc[0]["set_name"] == set_name and list(enrichment["set_name"]) == expected
+    assert (enrichment["set_size"] >= 5).all() and len(expected) < len(tables("SELECT * FROM token_sets"))
+    assert list(figure(at, "enrichment_bars")["layout"]["yaxis"]["categoryarray"]) == expected[:20][::-1]
     assert "No Neuronpedia source for this SAE" in texts(at)
+
+
+def test_planted_set_first_and_p_in_scientific_notation(run_page):
+    # The README's example link: the demo's planted colour feature leads with its set.
+    at = run_page("feature", sae=SAE0, feature="24", set="colors")
+    no_exception(at)
+    table = next(e for e in at.dataframe if "p_calibrated" in e.value.columns)
+    assert table.value.iloc[0]["set_name"] == "colors"
+    columns = json.loads(table.proto.columns)
+    for column in ("p_calibrated", "q_value", "p_null", "p_value"):
+        assert columns[column]["type_config"]["format"] == "%.2e"
+    assert columns["score"]["label"] == "-ln(1-d)"
+
+
+def test_smaller_sets_on_request_and_ranking_by_score(run_page, tables):
+    feature = _best(tables, SAE0, "colors")
+    sizes = tables("SELECT name, size FROM token_sets").set_index("name")["size"]
+    at = run_page("feature", sae=SAE0, feature=str(feature), min_size="1")
+    no_exception(at)
+    shown = frame_with(at, "set_name", "p_calibrated")
+    assert list(shown["set_name"]) == _ranking(tables, SAE0, feature, min_size=1)
+    assert len(shown) == len(sizes) and "smaller sets hidden" not in texts(at)
+    at.number_input(key="min_size").set_value(20).run()
+    no_exception(at)
+    shown = frame_with(at, "set_name", "p_calibrated")
+    assert list(shown["set_name"]) == _ranking(tables, SAE0, feature, min_size=20)
+    assert f"{int((sizes < 20).sum())} smaller sets hidden" in texts(at)
+    at.selectbox(key="rank").set_value("score").run()
+    no_exception(at)
+    shown = frame_with(at, "set_name", "p_calibrated")
+    rows = tables(
+        "SELECT e.sae_id, e.feature, e.d, ts.name, ts.size FROM enrichment e JOIN token_sets ts USING (set_id)"
+    )
+    rows = rows[(rows["sae_id"] == SAE0) & (rows["feature"] == feature) & (rows["size"] >= 20)]
+    assert list(shown["set_name"]) == list(rows.sort_values(["d", "name"], ascending=[False, True])["name"])
 
 
 def test_histograms_cover_the_vocabulary_and_colour_the_most_enriched_set(run_page, tables):

@@ -104,10 +104,40 @@ def test_logit_histogram_counts_every_token_and_splits_members():
     assert list(split.data[1].y) == [0, 1, 0, 1] and sum(split.data[0].y) == 3 and split.layout.yaxis.type == "log"
 
 
-def test_enrichment_bars_put_the_most_enriched_set_on_top():
+def test_enrichment_bars_keep_the_ranking_with_its_first_set_on_top():
     rows = pd.DataFrame(
-        {"set_name": ["a", "b", "c"], "d": [0.5, 0.9, 1.0], "score": [0.69, 2.3, np.inf], "direction": [1, -1, 1]}
+        {
+            "set_name": ["b", "c", "a"],  # ranked by significance: b first although c has the larger d
+            "set_size": [30, 8, 12],
+            "d": [0.9, 1.0, 0.5],
+            "score": [2.3, np.inf, 0.69],
+            "direction": [-1, 1, 1],
+            "p_calibrated": [1e-12, 1e-3, 0.2],
+            "q_value": [1e-9, 0.4, 1.0],
+        }
     )
-    fig = plots.enrichment_bars(rows, n=2)
-    assert list(fig.layout.yaxis.categoryarray) == ["b", "c"]  # plotly draws the last category on top
+    fig = plots.enrichment_bars(rows, n=2, by="calibrated p, then d")
+    assert list(fig.layout.yaxis.categoryarray) == ["c", "b"]  # plotly draws the last category on top
     assert {t.name for t in fig.data} == {"promoted", "suppressed"}
+    assert "by calibrated p, then d" in fig.layout.title.text
+    assert all("p_calibrated %{customdata[2]:.2e}" in t.hovertemplate for t in fig.data)
+
+
+def test_null_qq_draws_one_trace_per_family_and_the_diagonal():
+    qq = pd.DataFrame(
+        {
+            "model_name": ["m"] * 4,
+            "set_family": ["letters", "letters", "regex", "regex"],
+            "n_p": [100, 100, 50, 50],
+            "expected_p": [0.01, 1.0, 0.02, 1.0],
+            "observed_p": [0.008, 0.99, 0.05, 1.0],
+        }
+    )
+    fig = plots.null_qq(qq)
+    assert [t.name for t in fig.data] == ["letters", "regex", "diagonal (calibrated)"]
+    assert list(fig.data[0].x) == [0.01, 1.0] and list(fig.data[0].y) == [0.008, 0.99]
+    assert list(fig.data[-1].x) == list(fig.data[-1].y) == [0.01, 1.0]
+    assert fig.data[0].marker.color != fig.data[1].marker.color
+    assert fig.layout.xaxis.type == fig.layout.yaxis.type == "log"
+    two = plots.null_qq(pd.concat([qq, qq.assign(model_name="n")]))
+    assert [t.name for t in two.data][:2] == ["letters · m", "regex · m"] and len(two.data) == 5
