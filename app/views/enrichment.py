@@ -1,7 +1,8 @@
 """Enrichment: token set enrichment of one SAE's features, the notebook's Manhattan and set-versus-set plots,
-and each set's best features across layers (three views of one page).
+each set's best features across layers, and how calibrated the significance is (four views of one page).
 
-Deep link: ``/enrichment?sae=SAE_ID&sets=all_digits&sets=colors&x_set=boys_names&y_set=girls_names&view=Set+vs+set``.
+Deep link: ``/enrichment?sae=SAE_ID&sets=all_digits&sets=colors&x_set=boys_names&y_set=girls_names&view=Set+vs+set``;
+``/enrichment?view=Calibration`` opens the QQ plot of held-out null p-values.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def manhattan(scores: pd.DataFrame, sets: list[str], top_n: int) -> None:
         .groupby("set_name", sort=True)
         .head(max(top_n, 1))
     )
-    best = best[["sae_id", "feature", "set_name", "d", "score", "direction", "q_value"]]
+    best = best[["sae_id", "feature", "set_name", "d", "score", "direction", "p_calibrated", "q_value"]]
     st.dataframe(
         state.with_open_links(best),
         hide_index=True,
@@ -123,7 +124,38 @@ def across_layers(db: Path, saes: pd.DataFrame, sets: list[str]) -> None:
     )
 
 
-VIEWS = ["Manhattan", "Set vs set", "Across layers"]
+def calibration(db: Path) -> None:
+    """The QQ plot of held-out null p-values per set family, and the observed/nominal table."""
+    st.subheader("Calibration of p_calibrated")
+    qq = data.query(db, "null_qq").frame
+    if qq.empty:
+        st.info(
+            "This catalog holds no held-out null p-values (enrichment_null.holdout_p), so there is nothing to "
+            "plot: they are written when enrichment is scored with a null, e.g. `llcat-ingest rescore --db PATH`."
+        )
+        return
+    st.caption(
+        "Random directions that the tail model never saw (held out from its fit) are scored against every set "
+        "exactly like features; their p_calibrated should be uniform. Each point is a quantile of one family's "
+        "held-out p-values (observed, y) against the same quantile of the uniform distribution (expected, x); "
+        "both axes are log and reversed, so the small p-values that matter are at the upper right. On the "
+        "dashed diagonal the p-values are calibrated: a fraction p of random directions gets p or less. Points "
+        "below the diagonal are larger than nominal (conservative: fewer false discoveries than q promises); "
+        "points above it are smaller (liberal: more). The last points rest on few directions, so small "
+        "wiggles there are noise."
+    )
+    st.plotly_chart(plots.null_qq(qq), key="null_qq")
+    table = data.query(db, "null_calibration").frame
+    st.markdown("**Observed over nominal** (1.0 is perfect; the issue's bar is between 1/1.5 and 1.5)")
+    st.dataframe(
+        table,
+        hide_index=True,
+        key="null_calibration_table",
+        column_config={c: st.column_config.NumberColumn(format="%.2f") for c in table.columns if c.startswith("ratio")},
+    )
+
+
+VIEWS = ["Manhattan", "Set vs set", "Across layers", "Calibration"]
 
 
 def render() -> None:
@@ -138,6 +170,9 @@ def render() -> None:
         st.segmented_control, "View", options=VIEWS, default=VIEWS[0], required=True, key="view", what="view"
     )
     state.show_notices()
+    if view == "Calibration":
+        calibration(db)
+        return
     scope = f"All {len(saes)} SAEs" if view == "Across layers" else f"SAE `{sae}`"
     st.caption(
         f"{scope}. Score: -ln(1 - d), d the Kolmogorov-Smirnov statistic of the set's tokens "

@@ -36,13 +36,13 @@ WITH chosen AS (
       AND (:dead = 'any' OR (:dead = 'only' AND f.is_dead) OR (:dead = 'exclude' AND NOT coalesce(f.is_dead, false)))
 ), set_scores AS (
     -- No rows without a token set; one set per model, so at most one row per feature.
-    SELECT e.sae_id, e.feature, e.d, e.direction, e.q_value
+    SELECT e.sae_id, e.feature, e.d, e.direction, e.p_calibrated, e.q_value
     FROM enrichment AS e
     WHERE e.set_id IN (SELECT set_id FROM token_sets WHERE name = :token_set)
       AND e.sae_id IN (SELECT DISTINCT sae_id FROM chosen)
 ), scored AS (
     SELECT c.*, sc.d::DOUBLE AS set_d, -ln(1 - sc.d::DOUBLE) AS set_score, sc.direction AS set_direction,
-           sc.q_value AS set_q_value
+           sc.p_calibrated AS set_p_calibrated, sc.q_value AS set_q_value
     FROM chosen AS c
     LEFT JOIN set_scores AS sc ON sc.sae_id = c.sae_id AND sc.feature = c.feature
     WHERE (:min_score IS NULL OR -ln(1 - sc.d::DOUBLE) >= :min_score)
@@ -63,7 +63,7 @@ WITH chosen AS (
     GROUP BY r.sae_id, r.feature
 )
 SELECT r.sae_id, r.layer, r.feature, r.skewness, r.kurtosis, r.std, r.log10_density, r.is_dead,
-       r.set_d, r.set_score, r.set_direction, r.set_q_value, tl.top_tokens,
+       r.set_d, r.set_score, r.set_direction, r.set_p_calibrated, r.set_q_value, tl.top_tokens,
        neuronpedia_url(r.neuronpedia_id, r.feature) AS neuronpedia_url
 FROM ranked AS r
 LEFT JOIN token_lists AS tl ON tl.sae_id = r.sae_id AND tl.feature = r.feature

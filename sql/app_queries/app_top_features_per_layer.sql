@@ -1,5 +1,5 @@
 -- name: app_top_features_per_layer
--- description: For each of one or more token sets, the features most enriched for it in every SAE, by -ln(1 - d), with their top tokens: how a set's best features move across layers.
+-- description: For each of one or more token sets, the features most enriched for it in every SAE, by -ln(1 - d), with their p_calibrated, q_value and top tokens: how a set's best features move across layers.
 -- param: token_sets TOKEN_SETS = NULL  the sets, e.g. ['boys_names', 'girls_names'] (each must be in the catalog)
 -- param: per_sae INTEGER = 3  features kept per set and SAE
 -- param: direction INTEGER = NULL  1: members among the promoted tokens; -1: among the suppressed; NULL: either
@@ -11,7 +11,8 @@ WITH picked AS (
     -- max_by(..., n) keeps the n largest per group while scanning: several times faster than a
     -- window over every feature x set row of the chosen sets (24,576 x 13 per set for GPT-2 small).
     SELECT e.sae_id, e.set_id,
-           max_by({'feature': e.feature, 'd': e.d, 'direction': e.direction, 'q_value': e.q_value}, e.d, :per_sae) AS top
+           max_by({'feature': e.feature, 'd': e.d, 'direction': e.direction,
+                   'p_calibrated': e.p_calibrated, 'q_value': e.q_value}, e.d, :per_sae) AS top
     FROM enrichment AS e
     WHERE e.set_id IN (SELECT set_id FROM picked)
       AND (:direction IS NULL OR e.direction = :direction)
@@ -29,7 +30,7 @@ WITH picked AS (
 )
 SELECT p.name AS set_name, r.sae_id, s.layer, s.hook_name, r.set_rank, r.entry.feature AS feature,
        r.entry.d::DOUBLE AS d, -ln(1 - r.entry.d::DOUBLE) AS score, r.entry.direction AS direction,
-       r.entry.q_value AS q_value, tl.top_tokens,
+       r.entry.p_calibrated AS p_calibrated, r.entry.q_value AS q_value, tl.top_tokens,
        neuronpedia_url(s.neuronpedia_id, r.entry.feature) AS neuronpedia_url
 FROM ranked AS r
 JOIN picked AS p ON p.set_id = r.set_id

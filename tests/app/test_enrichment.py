@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 from app.plots import SCORE_CAP
-from tests.app.conftest import SAE0, SAE1, figure, frame_with, no_exception
+from catalog.queries import run_query
+from tests.app.conftest import SAE0, SAE1, figure, frame_with, no_exception, texts
 
 
 def _scores(tables, sae_id: str | None = None) -> pd.DataFrame:
@@ -31,7 +32,7 @@ def test_manhattan_of_the_chosen_sets(run_page, tables):
     labels = {int(a["text"]) for a in plot["layout"]["annotations"]}
     best = {int(scores[scores["name"] == n].nlargest(1, "score")["feature"].item()) for n in ("colors", "all_digits")}
     assert best <= labels and len(labels) <= 4
-    top = frame_with(at, "open", "set_name", "d", "q_value")
+    top = frame_with(at, "open", "set_name", "d", "p_calibrated", "q_value")
     assert len(top) == 4 and set(top["set_name"]) == {"colors", "all_digits"}
 
 
@@ -75,3 +76,24 @@ def test_no_set_chosen_says_what_to_do(run_page):
     at.multiselect(key="sets").set_value([]).run()
     no_exception(at)
     assert "Choose one or more token sets" in at.info[0].value
+
+
+def test_calibration_view_plots_the_held_out_null_per_family(run_page, demo_db):
+    at = run_page("enrichment", view="Calibration")
+    no_exception(at)
+    qq = run_query(demo_db, "null_qq", {}).frame
+    assert not qq.empty
+    plot = figure(at, "null_qq")
+    families = sorted(set(qq["set_family"]))
+    assert [trace["name"] for trace in plot["data"]] == [*families, "diagonal (calibrated)"]
+    for trace in plot["data"][:-1]:
+        rows = qq[qq["set_family"] == trace["name"]].sort_values("expected_p")
+        np.testing.assert_array_equal(trace["x"], rows["expected_p"])
+        np.testing.assert_array_equal(trace["y"], rows["observed_p"])
+    diagonal = plot["data"][-1]
+    assert list(diagonal["x"]) == list(diagonal["y"]) == [qq["expected_p"].min(), 1.0]
+    assert plot["layout"]["xaxis"]["type"] == plot["layout"]["yaxis"]["type"] == "log"
+    assert len({trace["marker"]["color"] for trace in plot["data"][:-1]}) == len(families)
+    assert "diagonal" in texts(at) and "conservative" in texts(at)
+    table = frame_with(at, "set_family", "ratio_1e_2", "ratio_1e_4")
+    assert sorted(table["set_family"]) == families
