@@ -311,7 +311,7 @@ def logit_histogram(
     return fig
 
 
-def enrichment_bars(enrichment: pd.DataFrame, n: int = 20, by: str = "calibrated p, then d") -> go.Figure:
+def enrichment_bars(enrichment: pd.DataFrame, n: int = 20, by: str = "p_calibrated, then d") -> go.Figure:
     """A feature's first ``n`` token sets in the order given (the ranking the page chose, named by ``by``):
     bars of -ln(1 - d), coloured by direction, the first set on top."""
     rows = enrichment.head(n).iloc[::-1].copy()
@@ -327,7 +327,7 @@ def enrichment_bars(enrichment: pd.DataFrame, n: int = 20, by: str = "calibrated
         color_discrete_map={"promoted": "#2a9d8f", "suppressed": "#e76f51"},
         labels={"x": "-ln(1 - d)", "set_name": "token set", "set_size": "tokens"},
         height=max(300, 24 * len(rows) + 120),
-        title=f"Most enriched token sets (top {len(rows)} by {by})",
+        title=f"Top {len(rows)} token sets by {by}",
     )
     if hover == ["set_size", "d", "p_calibrated", "q_value"]:
         # Probabilities in scientific notation, as in the tables (plotly's default would print 0.000000).
@@ -384,8 +384,9 @@ def null_qq(qq: pd.DataFrame) -> go.Figure:
         height=560,
         legend_title="set family",
     )
-    fig.update_xaxes(type="log", autorange="reversed", exponentformat="power")
-    fig.update_yaxes(type="log", autorange="reversed", exponentformat="power")
+    # Decades only (dtick=1 on a log axis): the minor 2s and 5s crowd the labels.
+    fig.update_xaxes(type="log", autorange="reversed", exponentformat="power", dtick=1)
+    fig.update_yaxes(type="log", autorange="reversed", exponentformat="power", dtick=1)
     return fig
 
 

@@ -146,7 +146,10 @@ def calibration(db: Path) -> None:
     )
     st.plotly_chart(plots.null_qq(qq), key="null_qq")
     table = data.query(db, "null_calibration").frame
-    st.markdown("**Observed over nominal** (1.0 is perfect; the issue's bar is between 1/1.5 and 1.5)")
+    st.markdown(
+        "**Observed over nominal**: the fraction of held-out p below 0.01, 0.001 and 1e-4, divided by that "
+        "threshold (1.0 is perfect, 1/1.5 to 1.5 counts as calibrated; a ratio over few counts is noisy)."
+    )
     st.dataframe(
         table,
         hide_index=True,

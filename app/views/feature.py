@@ -21,7 +21,8 @@ MOST_ENRICHED = "(most enriched)"
 MIN_SIZE = 5  # sets of fewer tokens are hidden by default: for a one-token set d is only that token's percentile
 # How the token sets are ranked: by significance (calibrated p, then d: the feature_enrichment query's
 # order) or by the notebook's score -ln(1 - d) alone.
-RANKS = {"significance": "significance (calibrated p, then d)", "score": "-ln(1 - d)"}
+RANKS = {"significance": "significance", "score": "score -ln(1-d)"}
+RANKED_BY = {"significance": "p_calibrated, then d", "score": "-ln(1-d)"}  # titles and captions
 NEIGHBOURS = 10
 ACROSS_AUTO = 100_000  # features in the model up to which neighbours across layers load by themselves
 
@@ -71,6 +72,8 @@ def ranking() -> tuple[int, str]:
         format_func=RANKS.__getitem__,
         key="rank",
         what="ranking",
+        help="significance: calibrated p ascending, then d descending (the ranking to trust); score: the "
+        "notebook's -ln(1 - d) alone.",
     )
     return int(min_size), str(rank)
 
@@ -208,12 +211,13 @@ def render() -> None:
     with left:
         histogram(db, sae, feature, colour_set)
     if len(enriched):
-        right.plotly_chart(plots.enrichment_bars(enriched, by=RANKS[rank]), key="enrichment_bars")
+        right.plotly_chart(plots.enrichment_bars(enriched, by=RANKED_BY[rank]), key="enrichment_bars")
     st.subheader("Most enriched token sets")
     sets = data.token_sets(db)
     hidden = int(((sets["model_name"] == card["model_name"]) & (sets["size"] < min_size)).sum())
     st.caption(
-        f"{len(enriched)} token sets of at least {min_size} tokens, ranked by {RANKS[rank]}"
+        f"{len(enriched)} token sets of at least {min_size} token{'s' if min_size > 1 else ''}, "
+        f"ranked by {RANKED_BY[rank]}"
         + (f"; {hidden} smaller sets hidden (lower *Smallest token set listed* to show them)" if hidden > 0 else "")
         + ". p_calibrated: how often a random direction scores d or more (beyond the random directions' range, "
         "a tail model fitted to them); q_value: Benjamini-Hochberg over p_calibrated within the SAE (keep "

@@ -116,10 +116,10 @@ def test_enrichment_bars_keep_the_ranking_with_its_first_set_on_top():
             "q_value": [1e-9, 0.4, 1.0],
         }
     )
-    fig = plots.enrichment_bars(rows, n=2, by="calibrated p, then d")
+    fig = plots.enrichment_bars(rows, n=2, by="p_calibrated, then d")
     assert list(fig.layout.yaxis.categoryarray) == ["c", "b"]  # plotly draws the last category on top
     assert {t.name for t in fig.data} == {"promoted", "suppressed"}
-    assert "by calibrated p, then d" in fig.layout.title.text
+    assert fig.layout.title.text == "Top 2 token sets by p_calibrated, then d"
     assert all("p_calibrated %{customdata[2]:.2e}" in t.hovertemplate for t in fig.data)
 
 
