@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,31 +30,15 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from app.state import PAGES as URL_PATHS
+from tests.browser_support import CHROMIUM_ARGS, free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "app" / "main.py"
 BUDGET_S = 2.0
 BROWSER_BUDGET_S = 1.5
 PREFERRED_SAE = "bench-res-jb/blocks.8.hook_resid_pre"
 PREFERRED_FEATURE = 14215
-URL_PATHS = {
-    "overview": "",
-    "explore": "explore",
-    "enrichment": "enrichment",
-    "feature": "feature",
-    "token_sets": "token_sets",
-    "sql_console": "sql",
-}
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 # Recorded in the page from its first byte: the moment the page last became "drawn" (script finished,
 # no skeleton left, every plotly chart has its SVG, a title on the page), or null while it is not.
 _DRAWN_PROBE = """
@@ -151,16 +134,10 @@ def bench_server(plan: list[View]) -> float:
 # -- in the browser ------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def served(db: Path, port: int | None = None) -> Iterator[str]:
     """``streamlit run app/main.py`` on ``db``, as a user starts it; yields its base URL."""
-    port = port or _free_port()
+    port = port or free_port()
     command = [
         sys.executable,
         "-m",
