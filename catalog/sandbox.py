@@ -40,7 +40,7 @@ import pyarrow as pa
 from catalog.connect import existing_catalog_path
 from catalog.errors import CatalogBusyError, CatalogError
 from catalog.result import MAX_LIMIT, QueryResult
-from catalog.sandbox_worker import READY, Request
+from catalog.sandbox_worker import READY, Request, peak_rss_bytes
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +154,9 @@ def _run_in_child(request: Request, timeout_s: float, memory_mb: int) -> tuple[d
         _wait_until_ready(child.stdout.fileno(), STARTUP_TIMEOUT_S)
         out, err = child.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
+        peak = peak_rss_bytes(child.pid)  # read before the kill: the figure goes with the process
         child.kill()
-        peak = _reap(child)
+        _reap(child)
         raise SandboxError(
             f"sql: the query ran longer than {timeout_s:g} s and was stopped; add filters or a "
             "LIMIT, or raise the timeout (--timeout)",
@@ -189,18 +190,12 @@ def _wait_until_ready(fd: int, timeout_s: float) -> None:
         received += chunk
 
 
-def _reap(child: subprocess.Popen) -> int:
-    """Wait for a killed child and return its peak memory in bytes (Linux reports kilobytes)."""
-    try:
-        _, status, usage = os.wait4(child.pid, 0)
-    except ChildProcessError:
-        child.wait()
-        return 0
-    child.returncode = os.waitstatus_to_exitcode(status)
+def _reap(child: subprocess.Popen) -> None:
+    """Wait for a killed child and close its pipes."""
+    child.wait()
     for stream in (child.stdin, child.stdout, child.stderr):
         if stream is not None:
             stream.close()
-    return usage.ru_maxrss * 1024
 
 
 def _memory_message(memory_mb: int) -> str:

@@ -56,17 +56,29 @@ class Request:
         return cls(**json.loads(text))
 
 
-def peak_rss_bytes() -> int:
-    """This process's peak resident memory (Linux reports kilobytes)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+def status_bytes(field: str, pid: int | str = "self") -> int:
+    """A memory figure of ``/proc/PID/status`` (VmSize, VmHWM, ...) in bytes; 0 once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return 0
+    return 0
+
+
+def peak_rss_bytes(pid: int | str = "self") -> int:
+    """The process's own peak resident memory: VmHWM, which starts afresh at exec (getrusage's
+    ru_maxrss would carry the peak of the process it was forked from)."""
+    return status_bytes("VmHWM", pid)
 
 
 def _current_address_space_bytes() -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
-    raise OSError("no VmSize in /proc/self/status")
+    size = status_bytes("VmSize")
+    if not size:
+        raise OSError("no VmSize in /proc/self/status")
+    return size
 
 
 def cap_address_space(budget_bytes: int) -> None:
