@@ -14,7 +14,17 @@ def project_version() -> str:
 
 
 # The libraries whose versions can change a stored number (or how it was read and written).
-RECORDED_LIBRARIES = ("torch", "transformer-lens", "transformers", "numpy", "scipy", "duckdb", "safetensors", "nltk")
+RECORDED_LIBRARIES = (
+    "torch",
+    "transformer-lens",
+    "sae-lens",
+    "transformers",
+    "numpy",
+    "scipy",
+    "duckdb",
+    "safetensors",
+    "nltk",
+)
 
 
 def library_versions() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Loading a model's processed unembedding and vocabulary through TransformerLens 4.
+"""Loading a model's processed unembedding and vocabulary through TransformerLens (3.9; the TransformerBridge API of 4.x, which sae-lens still excludes).
 
 ``TransformerBridge.boot_transformers(...)`` followed by ``enable_compatibility_mode()`` applies
 the processing that ``HookedTransformer.from_pretrained`` applied in the notebook (fold_ln,
