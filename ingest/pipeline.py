@@ -106,6 +106,27 @@ class SaePipeline:
         p_value, p_null, p_calibrated, q_value = context.significance(d)
         return tables.enrichment_table(d, direction, p_value, p_null, q_value, context.set_ids, p_calibrated)
 
+    def compute(
+        self,
+        W_dec: torch.Tensor,
+        W_U: torch.Tensor,
+        record: store.SaeRecord,
+        log10_density: torch.Tensor | None = None,
+        started: float | None = None,
+    ) -> tuple[store.SaeRecord, dict[str, pa.Table]]:
+        """Analyse and enrich one whole SAE without touching the catalog: the record (its ``seconds`` the
+        time since ``started``, default now) and its rows, ready for ``write``. An executor may run this
+        anywhere the tensors are; only ``write`` needs the catalog."""
+        started = time.perf_counter() if started is None else started
+        analysis = self.analyse(W_dec, W_U, label=record.sae_name)
+        rows = self.tables(analysis, W_dec, log10_density)
+        return replace(record, seconds=time.perf_counter() - started), rows
+
+    def write(self, record: store.SaeRecord, rows: dict[str, pa.Table]) -> None:
+        """Write one whole SAE's rows in one transaction (replacing any earlier rows of the SAE)."""
+        with self.catalog() as con:
+            store.write_sae(con, record, rows)
+
     def ingest(
         self,
         W_dec: torch.Tensor,
@@ -114,14 +135,9 @@ class SaePipeline:
         log10_density: torch.Tensor | None = None,
         started: float | None = None,
     ) -> store.SaeRecord:
-        """Analyse, enrich and write one whole SAE in one transaction; returns the record written, whose
-        ``seconds`` is the time since ``started`` (default: now), up to the write."""
-        started = time.perf_counter() if started is None else started
-        analysis = self.analyse(W_dec, W_U, label=record.sae_name)
-        rows = self.tables(analysis, W_dec, log10_density)
-        record = replace(record, seconds=time.perf_counter() - started)
-        with self.catalog() as con:
-            store.write_sae(con, record, rows)
+        """``compute`` then ``write``: one whole SAE in one transaction; returns the record written."""
+        record, rows = self.compute(W_dec, W_U, record, log10_density, started)
+        self.write(record, rows)
         return record
 
     def rescore(self, sae_id: str, W_U: torch.Tensor) -> None:

@@ -285,28 +285,33 @@ class IngestRunner:
             )
             summary.skipped.append(source.sae_id)
             return
-        record = store.SaeRecord(
-            sae_id=source.sae_id,
-            release=source.release,
-            sae_name=source.sae_name,
-            hook_name=sae.cfg.hook_name,
-            layer=sae.cfg.layer,
-            model_name=model.model_name,
-            d_in=sae.cfg.d_in,
-            d_sae=sae.cfg.d_sae,
-            neuronpedia_id=source.neuronpedia_id or _neuronpedia_id_from_cfg(sae),
-            source=str(sae.folder),
-            weights_fingerprint=sae.fingerprint,
-            analysis_version=ANALYSIS_VERSION,
-            has_sparsity=sae.log10_density is not None,
-            cfg_json=json.dumps(sae.cfg.raw, sort_keys=True),
-            run_id=summary.run_id,
-            seconds=0.0,
-        )
+        record = sae_record(source, sae, model.model_name, summary.run_id)
         pipeline.ingest(sae.W_dec, model.W_U, record, sae.log10_density, started)
         summary.written.append(source.sae_id)
         summary.timings[source.sae_id] = time.perf_counter() - started
         log.info("%s: %d features written in %.1f s", source.sae_id, sae.cfg.d_sae, time.perf_counter() - started)
+
+
+def sae_record(source: SaeSource, sae: LoadedSae, model_name: str, run_id: str) -> store.SaeRecord:
+    """The ``saes`` row of one loaded SAE (``seconds`` filled in when it has been computed)."""
+    return store.SaeRecord(
+        sae_id=source.sae_id,
+        release=source.release,
+        sae_name=source.sae_name,
+        hook_name=sae.cfg.hook_name,
+        layer=sae.cfg.layer,
+        model_name=model_name,
+        d_in=sae.cfg.d_in,
+        d_sae=sae.cfg.d_sae,
+        neuronpedia_id=source.neuronpedia_id or _neuronpedia_id_from_cfg(sae),
+        source=str(sae.folder),
+        weights_fingerprint=sae.fingerprint,
+        analysis_version=ANALYSIS_VERSION,
+        has_sparsity=sae.log10_density is not None,
+        cfg_json=json.dumps(sae.cfg.raw, sort_keys=True),
+        run_id=run_id,
+        seconds=0.0,
+    )
 
 
 def _downloader(release: Release, entry: ReleaseSae) -> Callable[[], Path]:

@@ -1,5 +1,5 @@
 -- Logit-lens feature catalog schema.
--- schema_version: 3
+-- schema_version: 5
 --
 -- Applied idempotently by catalog.schema.apply_schema (every statement is IF NOT EXISTS) and recorded
 -- in schema_migrations. This file is always the latest full schema, for new catalogs; a catalog of an

@@ -1,4 +1,5 @@
-"""Loading a model's processed unembedding and vocabulary through TransformerLens (3.9; the TransformerBridge API of 4.x, which sae-lens still excludes).
+"""Loading a model's processed unembedding and vocabulary through TransformerLens 3.9
+(the TransformerBridge API of 4.x; sae-lens still requires transformer-lens < 4).
 
 ``TransformerBridge.boot_transformers(...)`` followed by ``enable_compatibility_mode()`` applies
 the processing that ``HookedTransformer.from_pretrained`` applied in the notebook (fold_ln,
