@@ -35,7 +35,8 @@ def build_library(
 
     ``families`` picks which of :data:`FAMILIES` to build (default: all). Sets with fewer than
     ``min_size`` members, or with every token as a member (enrichment needs non-members), are left
-    out and said so in ``warnings``; so are the NLTK families when their data cannot be found or
+    out and said so in ``warnings`` (special, control and byte-fallback tokens are in no set, so
+    "every token" means every other token); so are the NLTK families when their data cannot be found or
     downloaded. Errors in ``user_file`` raise ValueError naming the file and the set.
     """
     if min_size < 1:
@@ -48,8 +49,10 @@ def build_library(
     to_build = sorted((f for f in selected if f not in skipped), key=lambda family: family != "user")
     built = {family: builders[family]() for family in to_build}
     candidates = [s for family in selected if family in built for s in built[family]]
-    kept = [s for s in candidates if _keep(s, len(vocab), min_size, warnings)]
-    return TokenSetLibrary(vocab.model_name, len(vocab), tuple(kept), tuple(warnings))
+    eligible = len(vocab.members())
+    kept = [s for s in candidates if _keep(s, (eligible, len(vocab)), min_size, warnings)]
+    left_out = [s for s in candidates if not any(s is k for k in kept)]
+    return TokenSetLibrary(vocab.model_name, len(vocab), tuple(kept), tuple(warnings), tuple(left_out))
 
 
 def _select_families(families: Sequence[str] | None, user_file: Path | None) -> list[str]:
@@ -85,17 +88,20 @@ def _family_builders(vocab: Vocabulary, user_file: Path | None) -> dict[str, Cal
     }
 
 
-def _keep(token_set: TokenSet, vocab_size: int, min_size: int, warnings: list[str]) -> bool:
+def _keep(token_set: TokenSet, sizes: tuple[int, int], min_size: int, warnings: list[str]) -> bool:
+    """Whether to keep the set; ``sizes`` = (tokens a set may hold, all tokens)."""
+    eligible, vocab_size = sizes
     where = f"token set {token_set.name!r} ({token_set.family})"
     if token_set.size < min_size:
         # An empty word list is usually all multi-token words: say so, it is the likely surprise.
         why = f"; {len(token_set.dropped)} words were not a single token" if token_set.dropped else ""
         warnings.append(f"{where} left out: {token_set.size} members, fewer than min_size={min_size}{why}")
         return False
-    if token_set.size == vocab_size:
+    if token_set.size == eligible:
+        others = f" a set may hold (the other {vocab_size - eligible} are special)" if eligible < vocab_size else ""
         warnings.append(
-            f"{where} left out: it holds all {vocab_size} tokens, so enrichment (members versus "
-            "non-members) is undefined for it"
+            f"{where} left out: it holds all {eligible} tokens{others}, so enrichment (members "
+            "versus non-members) is undefined for it"
         )
         return False
     return True
