@@ -7,6 +7,7 @@ largest first, so a researcher can check the sets make sense before a long inges
 
 from __future__ import annotations
 
+import statistics
 import string
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +19,15 @@ from ingest.token_sets.nltk_data import unavailable_families
 from ingest.token_sets.token_set import TokenSet, TokenSetLibrary
 from ingest.token_sets.user_file import user_sets
 
-__all__ = ["FAMILIES", "TokenSet", "TokenSetLibrary", "build_library", "builtin_clash", "describe_library"]
+__all__ = [
+    "FAMILIES",
+    "TokenSet",
+    "TokenSetLibrary",
+    "build_library",
+    "builtin_clash",
+    "describe_library",
+    "family_summary",
+]
 
 # Built order of the families; within a family the order is fixed by its builder.
 FAMILIES = ("letters", "regex", "nltk_pos", "universal_pos", "names", "word_list", "user")
@@ -143,4 +152,26 @@ def describe_library(library: TokenSetLibrary, vocab: Vocabulary, samples: int =
             f"{len(token_set.dropped):>7}  {tokens!r}"
         )
     lines += [f"warning: {warning}" for warning in library.warnings]
+    return "\n".join(lines)
+
+
+def family_summary(library: TokenSetLibrary) -> str:
+    """A text table with one row per family: sets kept, their min / median / max size, and how
+    many of its sets came out empty for this vocabulary (and were left out)."""
+    lines = [
+        f"family sizes for {library.model_name!r} (kept sets: min / median / max members; empty: sets left "
+        "out with no member)",
+        f"{'family':<13}  {'sets':>5}  {'min':>7}  {'median':>7}  {'max':>7}  {'empty':>5}",
+    ]
+    for family in FAMILIES:
+        sizes = [token_set.size for token_set in library.sets if token_set.family == family]
+        empty = sum(1 for token_set in library.left_out if token_set.family == family and token_set.size == 0)
+        if not sizes and not empty:
+            continue
+        spread = (
+            f"{min(sizes):>7}  {statistics.median(sizes):>7g}  {max(sizes):>7}"
+            if sizes
+            else "  ".join([f"{'-':>7}"] * 3)
+        )
+        lines.append(f"{family:<13}  {len(sizes):>5}  {spread}  {empty:>5}")
     return "\n".join(lines)
