@@ -2,9 +2,9 @@
 
 The listing of every set is followed by one row per family (number of sets, min / median / max
 size, empty sets), the quick check that a new tokenizer (Gemma's SentencePiece, Llama 3's
-byte-level BPE) gets sensible sets. A model already in the catalog is read from there (its stored vocabulary: no download, no hub),
-and the listing ends with how it compares to the sets the catalog holds for it. Any other model is
-loaded from its local folder or the hub.
+byte-level BPE) gets sensible sets. A model already in the catalog is read from there (its stored
+vocabulary: no download, no hub), and the listing ends with how it compares to the sets the catalog
+holds for it. Any other model is loaded from its local folder or the hub.
 """
 
 from __future__ import annotations

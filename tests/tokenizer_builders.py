@@ -42,8 +42,9 @@ def sentencepiece_style_tokenizer(
     Token ids: 0 ``<pad>``, 1 ``<eos>``, 2 ``<bos>``, 3 ``<unk>``, 4 ``<mask>``, 5
     ``<start_of_turn>``, 6 ``<end_of_turn>``, then ``<unused0>`` … ``<unused5>``, the 256 byte
     fallback tokens ``<0x00>`` … ``<0xFF>``, ``▁``, ASCII letters and digits, punctuation, a few
-    sub-word pieces (``ing``, ``tion`` …), every pair of lowercase letters and the ``▁word`` pieces. A newline or any other
-    character without a piece is encoded as its UTF-8 bytes (``"\\n"`` -> ``<0x0A>``).
+    sub-word pieces (``ing``, ``tion`` …), every pair of lowercase letters and the ``▁word``
+    pieces. A newline or any other character without a piece is encoded as its UTF-8 bytes
+    (``"\\n"`` -> ``<0x0A>``).
 
     As in Gemma, a space is normalised to ``▁`` (no dummy prefix) and the decoder turns ``▁`` back
     into a space and fuses byte tokens. ``strip_first_space`` makes the decoder strip the leading

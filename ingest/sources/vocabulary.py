@@ -151,9 +151,14 @@ class Vocabulary:
             return "control"
         return ""
 
-    def members(self) -> list[tuple[int, str]]:
+    def members(self) -> tuple[tuple[int, str], ...]:
         """``(token_id, marked form)`` of every token a set may hold, in id order."""
-        return [(token_id, marked) for token_id, (marked, why) in enumerate(zip(self.marked, self.excluded)) if not why]
+        return self._members
+
+    @cached_property
+    def _members(self) -> tuple[tuple[int, str], ...]:
+        pairs = enumerate(zip(self.marked, self.excluded, strict=True))
+        return tuple((token_id, marked) for token_id, (marked, why) in pairs if not why)
 
     @cached_property
     def text_to_id(self) -> dict[str, int]:
@@ -218,7 +223,8 @@ def check_decoding(vocab: Vocabulary) -> None:
     ]
     if wrong:
         examples = ", ".join(
-            f"id {token_id} {vocab.raw[token_id]!r} decodes to {vocab.text[token_id]!r}, not {vocab.decoded[token_id]!r}"
+            f"id {token_id} {vocab.raw[token_id]!r} decodes to {vocab.text[token_id]!r}, "
+            f"not {vocab.decoded[token_id]!r}"
             for token_id in wrong[:3]
         )
         raise ValueError(

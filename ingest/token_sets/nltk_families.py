@@ -23,7 +23,10 @@ UNIVERSAL_POS_PREFIX = "universal_pos_"
 NAME_SET_FILES = {"boys_names": "male.txt", "girls_names": "female.txt"}
 NO_TAG = ""  # the tag of a token that no set may hold
 
-_TAGGED_TEXT = "the marked form (bytes in GPT-2's BPE alphabet) with 'Ġ' stripped from both ends, tagged alone as a one-word sentence"
+_TAGGED_TEXT = (
+    "the marked form (bytes in GPT-2's BPE alphabet) with 'Ġ' stripped from both ends, tagged alone "
+    "as a one-word sentence"
+)
 
 
 def penn_tags(vocab: Vocabulary) -> list[str]:
@@ -38,7 +41,7 @@ def penn_tags(vocab: Vocabulary) -> list[str]:
     tagger = PerceptronTagger()
     cache: dict[str, str] = {}
     tags = []
-    for marked, excluded in zip(vocab.marked, vocab.excluded):
+    for marked, excluded in zip(vocab.marked, vocab.excluded, strict=True):
         clean = marked.strip("Ġ")
         if excluded:
             tags.append(NO_TAG)

@@ -23,8 +23,7 @@ from typing import Any
 
 import regex
 import yaml
-
-Pattern = regex.Pattern  # a compiled user regex (the regex package: its searches take a timeout)
+from regex import Pattern  # a compiled user regex (the regex package: its searches take a timeout)
 
 ALLOWED_KEYS = ("words", "regex", "family")
 EXAMPLE = '[sets.my_months]\nwords = ["January", "February"]\n\n[sets.ends_with_ing]\nregex = "ing$"'
