@@ -16,6 +16,7 @@ without the set the user asked for.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,10 +124,12 @@ def _parse_regex(where: str, pattern: Any) -> Pattern[str]:
     if not isinstance(pattern, str):
         raise ValueError(f"{where}: 'regex' must be a string, got {type(pattern).__name__}. Fix: quote the pattern")
     _check_text(where, "the regex", pattern)
+    # The syntax is Python's re (checked with re itself: the regex package accepts more, such as a
+    # group name used twice); the search runs in the regex package, whose searches take a timeout.
     try:
-        # the regex package (Python 're' syntax) because its searches take a timeout
+        re.compile(pattern)
         return regex.compile(pattern)
-    except (regex.error, OverflowError, RecursionError) as error:  # a{99999999999}, thousands of nested groups
+    except (re.error, regex.error, OverflowError, RecursionError) as error:  # a{99999999999}, deep nesting
         raise ValueError(
             f"{where}: invalid regex {pattern!r}: {error}. Fix: correct the pattern "
             "(Python 're' syntax; escape literal characters such as '(' as '\\(')"
