@@ -138,7 +138,8 @@ def builtin_clash(name: str) -> str | None:
 
 def describe_library(library: TokenSetLibrary, vocab: Vocabulary, samples: int = 10) -> str:
     """A text table of the sets, largest first: name, family, size, dropped words, and the decoded
-    text (repr'd, so spaces and newlines show) of the first ``samples`` members by token id."""
+    text in context (repr'd, so spaces and newlines show: ``' Paris'`` for ``▁Paris`` even where a
+    SentencePiece decoder strips the space of a lone token) of the first ``samples`` members."""
     rows = sorted(library.sets, key=lambda token_set: -token_set.size)  # stable: ties keep library order
     width = max([len("name"), *(len(token_set.name) for token_set in rows)])
     lines = [
@@ -146,7 +147,7 @@ def describe_library(library: TokenSetLibrary, vocab: Vocabulary, samples: int =
         f"{'name':<{width}}  {'family':<13}  {'size':>6}  {'dropped':>7}  first tokens",
     ]
     for token_set in rows:
-        tokens = [vocab.text[token_id] for token_id in token_set.token_ids[:samples]]
+        tokens = [vocab.decoded[token_id] for token_id in token_set.token_ids[:samples]]
         lines.append(
             f"{token_set.name:<{width}}  {token_set.family:<13}  {token_set.size:>6}  "
             f"{len(token_set.dropped):>7}  {tokens!r}"

@@ -19,7 +19,7 @@ import pytest
 from tokenizers import pre_tokenizers
 
 from ingest.sources.vocabulary import Vocabulary
-from ingest.token_sets import build_library
+from ingest.token_sets import build_library, describe_library
 from ingest.token_sets.families import REGEX_DICT, word_list_files
 from ingest.token_sets.spec_file import read_set_specs
 from tests.tokenizer_builders import DEFAULT_WORDS, llama3_style_tokenizer, sentencepiece_style_tokenizer
@@ -160,6 +160,8 @@ def test_user_file_words_and_regex_on_sentencepiece(tmp_path):
     cities = library["cities"]
     assert cities.token_ids.tolist() == sorted(tokenizer.encode(" Paris London", add_special_tokens=False))
     assert cities.dropped == ("Atlantis",)
+    assert vocab.text[cities.token_ids[0]] == "Paris"  # this decoder strips a lone token's space...
+    assert "[' Paris', ' London']" in describe_library(library, vocab)  # ...the listing shows it
     expected = [i for i in range(len(vocab)) if vocab.raw[i].startswith("▁") and vocab.raw[i][1:2].isupper()]
     assert library["capitalised"].token_ids.tolist() == expected
     assert len(expected) == sum(word[0].isupper() for word in DEFAULT_WORDS)
