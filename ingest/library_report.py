@@ -1,8 +1,10 @@
 """``llcat-ingest sets --model NAME``: print the token set library a model would get.
 
-A model already in the catalog is read from there (its stored vocabulary: no download, no hub),
-and the listing ends with how it compares to the sets the catalog holds for it. Any other model is
-loaded from its local folder or the hub.
+The listing of every set is followed by one row per family (number of sets, min / median / max
+size, empty sets), the quick check that a new tokenizer (Gemma's SentencePiece, Llama 3's
+byte-level BPE) gets sensible sets. A model already in the catalog is read from there (its stored
+vocabulary: no download, no hub), and the listing ends with how it compares to the sets the catalog
+holds for it. Any other model is loaded from its local folder or the hub.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from ingest import token_sets
 from ingest.catalog_model import catalog_vocabulary, stored_model_name, stored_set_names
 from ingest.errors import IngestInputError
 from ingest.sources.vocabulary import Vocabulary
-from ingest.token_sets import TokenSetLibrary, describe_library
+from ingest.token_sets import TokenSetLibrary, describe_library, family_summary
 
 _SETS_ALTERNATIVE = (
     "pass --model with a local Hugging Face model folder, or with a model that the catalog given by --db holds"
@@ -91,7 +93,7 @@ def library_report(model_ref: str, db: Path, db_given: bool, token_sets_file: Pa
     stored = find_in_catalog(model_ref, db, db_given)
     vocab = stored.vocab if stored else _loaded_vocabulary(model_ref)
     library = token_sets.build_library(vocab, token_sets_file)  # looked up when called: tests may swap the builder
-    lines = [describe_library(library, vocab, samples=samples)]
+    lines = [describe_library(library, vocab, samples=samples), family_summary(library)]
     if stored:
         lines += compare_with_catalog(library, stored)
     return "\n".join(lines)

@@ -14,7 +14,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ingest.token_sets.library import FAMILIES, build_library, builtin_clash, describe_library
+    from ingest.token_sets.library import FAMILIES, build_library, builtin_clash, describe_library, family_summary
     from ingest.token_sets.token_set import TokenSet, TokenSetLibrary
 
 _HOMES = {
@@ -22,11 +22,20 @@ _HOMES = {
     "build_library": "ingest.token_sets.library",
     "builtin_clash": "ingest.token_sets.library",
     "describe_library": "ingest.token_sets.library",
+    "family_summary": "ingest.token_sets.library",
     "TokenSet": "ingest.token_sets.token_set",
     "TokenSetLibrary": "ingest.token_sets.token_set",
 }
 
-__all__ = ["FAMILIES", "TokenSet", "TokenSetLibrary", "build_library", "builtin_clash", "describe_library"]
+__all__ = [
+    "FAMILIES",
+    "TokenSet",
+    "TokenSetLibrary",
+    "build_library",
+    "builtin_clash",
+    "describe_library",
+    "family_summary",
+]
 
 
 def __getattr__(name: str) -> Any:

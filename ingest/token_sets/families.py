@@ -2,6 +2,11 @@
 
 They reproduce the logit-lens notebook (SAELens ``sae_lens.analysis.tsea``) so that catalog results
 can be compared with it; where the catalog's rule differs, the set's ``definition`` says so.
+
+The notebook's rules read GPT-2's raw BPE strings (``Ġ`` = a leading space). They run here on each
+token's *marked form* (:attr:`ingest.sources.vocabulary.Vocabulary.marked`): its bytes in the same
+alphabet, whatever the tokenizer, so ``▁Paris`` (SentencePiece) is matched as ``ĠParis`` and GPT-2
+keeps its exact sets. Special, control and byte-fallback tokens are in no set.
 """
 
 from __future__ import annotations
@@ -44,13 +49,14 @@ REGEX_DICT: dict[str, str] = {
 def letter_sets(vocab: Vocabulary) -> list[TokenSet]:
     """Sets ``a`` … ``z``: alphabetic tokens by their first letter, either case.
 
-    As SAELens ``get_letter_gene_sets``: take the raw BPE string, strip ``Ġ`` from both ends
-    (``str.strip``), keep it if ``str.isalpha()`` (Unicode letters), and file it under its first
-    character lowercased when that is an ASCII letter. So ``ĠHello`` is in ``h``, ``Ġ3D`` in none.
+    As SAELens ``get_letter_gene_sets``: take the marked form (GPT-2's raw BPE string), strip
+    ``Ġ`` from both ends (``str.strip``), keep it if ``str.isalpha()`` (Unicode letters), and file
+    it under its first character lowercased when that is an ASCII letter. So ``ĠHello`` and
+    ``▁Hello`` are in ``h``, ``Ġ3D`` in none.
     """
     members: dict[str, list[int]] = {letter: [] for letter in string.ascii_lowercase}
-    for token_id, raw in enumerate(vocab.raw):
-        clean = raw.strip("Ġ")
+    for token_id, marked in vocab.members():
+        clean = marked.strip("Ġ")
         if clean.isalpha() and clean[0].lower() in members:
             members[clean[0].lower()].append(token_id)
     return [
@@ -58,8 +64,8 @@ def letter_sets(vocab: Vocabulary) -> list[TokenSet]:
             name=letter,
             family="letters",
             definition=(
-                f"first letter {letter!r} (either case) of alphabetic tokens: raw BPE string with "
-                "'Ġ' stripped from both ends, str.isalpha() true"
+                f"first letter {letter!r} (either case) of alphabetic tokens: marked form (bytes "
+                "in GPT-2's BPE alphabet) with 'Ġ' stripped from both ends, str.isalpha() true"
             ),
             token_ids=np.asarray(ids, dtype=np.int64),
         )
@@ -67,23 +73,21 @@ def letter_sets(vocab: Vocabulary) -> list[TokenSet]:
     ]
 
 
-def regex_ids(pattern: re.Pattern[str], vocab: Vocabulary, *, search: bool = False) -> list[int]:
-    """Ids of tokens whose raw BPE string matches: ``re.match`` (anchored at the start only),
-    or ``re.search`` (anywhere) when ``search`` is true."""
-    test = pattern.search if search else pattern.match
-    return [token_id for token_id, raw in enumerate(vocab.raw) if test(raw)]
+def regex_ids(pattern: re.Pattern[str], vocab: Vocabulary) -> list[int]:
+    """Ids of tokens whose marked form matches with ``re.match`` (anchored at the start only)."""
+    return [token_id for token_id, marked in vocab.members() if pattern.match(marked)]
 
 
 def regex_sets(vocab: Vocabulary) -> list[TokenSet]:
     """One set per entry of the notebook's ``regex_dict``, matched as SAELens
-    ``get_gene_set_from_regex`` does: ``re.match`` on the raw BPE string (``Ġ`` = leading space)."""
+    ``get_gene_set_from_regex`` does: ``re.match`` on the marked form (``Ġ`` = leading space)."""
     return [
         TokenSet(
             name=name,
             family="regex",
             definition=(
-                f"re.match with regex {pattern} on the raw BPE string ('Ġ' marks a leading "
-                "space; anchored at the start only, as in the notebook)"
+                f"re.match with regex {pattern} on the marked form (bytes in GPT-2's BPE alphabet, "
+                "'Ġ' marks a leading space; anchored at the start only, as in the notebook)"
             ),
             token_ids=np.asarray(regex_ids(re.compile(pattern), vocab), dtype=np.int64),
         )
@@ -95,10 +99,13 @@ def single_token_ids(words: Iterable[str], vocab: Vocabulary) -> tuple[list[int]
     """Token ids of ``" " + word`` for the words that are exactly one token, and the words that
     are not (dropped, in order, without repeats).
 
+    A word is a member when one token of the model's vocabulary decodes, in context, to ``" " +
+    word`` (``Ġword`` in byte-level BPE, ``▁word`` in SentencePiece), and no other token does.
+
     SAELens instead encodes ``" " + word`` and keeps *every* token of multi-token words, which
     puts pieces like ``","`` or ``" D"`` into "capital cities"; the catalog keeps whole words only.
     """
-    lookup = vocab.text_to_id
+    lookup = vocab.decoded_to_id
     ids: list[int] = []
     dropped: dict[str, None] = {}
     for word in words:
@@ -129,7 +136,7 @@ def word_list_sets(vocab: Vocabulary) -> list[TokenSet]:
             ids, dropped = single_token_ids(spec.words, vocab)
             definition = (
                 f"single-token ' '+word from data file {path.name} (the token whose decoded text "
-                f"is ' '+word); {len(dropped)} of {len(spec.words)} words dropped as not one token"
+                f"in context is ' '+word); {len(dropped)} of {len(spec.words)} words dropped as not one token"
             )
             sets.append(TokenSet(spec.name, "word_list", definition, np.asarray(ids, dtype=np.int64), dropped))
     return sets

@@ -7,6 +7,7 @@ largest first, so a researcher can check the sets make sense before a long inges
 
 from __future__ import annotations
 
+import statistics
 import string
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,7 +19,15 @@ from ingest.token_sets.nltk_data import unavailable_families
 from ingest.token_sets.token_set import TokenSet, TokenSetLibrary
 from ingest.token_sets.user_file import user_sets
 
-__all__ = ["FAMILIES", "TokenSet", "TokenSetLibrary", "build_library", "builtin_clash", "describe_library"]
+__all__ = [
+    "FAMILIES",
+    "TokenSet",
+    "TokenSetLibrary",
+    "build_library",
+    "builtin_clash",
+    "describe_library",
+    "family_summary",
+]
 
 # Built order of the families; within a family the order is fixed by its builder.
 FAMILIES = ("letters", "regex", "nltk_pos", "universal_pos", "names", "word_list", "user")
@@ -35,7 +44,8 @@ def build_library(
 
     ``families`` picks which of :data:`FAMILIES` to build (default: all). Sets with fewer than
     ``min_size`` members, or with every token as a member (enrichment needs non-members), are left
-    out and said so in ``warnings``; so are the NLTK families when their data cannot be found or
+    out and said so in ``warnings`` (special, control and byte-fallback tokens are in no set, so
+    "every token" means every other token); so are the NLTK families when their data cannot be found or
     downloaded. Errors in ``user_file`` raise ValueError naming the file and the set.
     """
     if min_size < 1:
@@ -48,8 +58,10 @@ def build_library(
     to_build = sorted((f for f in selected if f not in skipped), key=lambda family: family != "user")
     built = {family: builders[family]() for family in to_build}
     candidates = [s for family in selected if family in built for s in built[family]]
-    kept = [s for s in candidates if _keep(s, len(vocab), min_size, warnings)]
-    return TokenSetLibrary(vocab.model_name, len(vocab), tuple(kept), tuple(warnings))
+    eligible = len(vocab.members())
+    kept = [s for s in candidates if _keep(s, (eligible, len(vocab)), min_size, warnings)]
+    left_out = [s for s in candidates if not any(s is k for k in kept)]
+    return TokenSetLibrary(vocab.model_name, len(vocab), tuple(kept), tuple(warnings), tuple(left_out))
 
 
 def _select_families(families: Sequence[str] | None, user_file: Path | None) -> list[str]:
@@ -85,17 +97,20 @@ def _family_builders(vocab: Vocabulary, user_file: Path | None) -> dict[str, Cal
     }
 
 
-def _keep(token_set: TokenSet, vocab_size: int, min_size: int, warnings: list[str]) -> bool:
+def _keep(token_set: TokenSet, sizes: tuple[int, int], min_size: int, warnings: list[str]) -> bool:
+    """Whether to keep the set; ``sizes`` = (tokens a set may hold, all tokens)."""
+    eligible, vocab_size = sizes
     where = f"token set {token_set.name!r} ({token_set.family})"
     if token_set.size < min_size:
         # An empty word list is usually all multi-token words: say so, it is the likely surprise.
         why = f"; {len(token_set.dropped)} words were not a single token" if token_set.dropped else ""
         warnings.append(f"{where} left out: {token_set.size} members, fewer than min_size={min_size}{why}")
         return False
-    if token_set.size == vocab_size:
+    if token_set.size == eligible:
+        others = f" a set may hold (the other {vocab_size - eligible} are special)" if eligible < vocab_size else ""
         warnings.append(
-            f"{where} left out: it holds all {vocab_size} tokens, so enrichment (members versus "
-            "non-members) is undefined for it"
+            f"{where} left out: it holds all {eligible} tokens{others}, so enrichment (members "
+            "versus non-members) is undefined for it"
         )
         return False
     return True
@@ -123,7 +138,8 @@ def builtin_clash(name: str) -> str | None:
 
 def describe_library(library: TokenSetLibrary, vocab: Vocabulary, samples: int = 10) -> str:
     """A text table of the sets, largest first: name, family, size, dropped words, and the decoded
-    text (repr'd, so spaces and newlines show) of the first ``samples`` members by token id."""
+    text in context (repr'd, so spaces and newlines show: ``' Paris'`` for ``▁Paris`` even where a
+    SentencePiece decoder strips the space of a lone token) of the first ``samples`` members."""
     rows = sorted(library.sets, key=lambda token_set: -token_set.size)  # stable: ties keep library order
     width = max([len("name"), *(len(token_set.name) for token_set in rows)])
     lines = [
@@ -131,10 +147,32 @@ def describe_library(library: TokenSetLibrary, vocab: Vocabulary, samples: int =
         f"{'name':<{width}}  {'family':<13}  {'size':>6}  {'dropped':>7}  first tokens",
     ]
     for token_set in rows:
-        tokens = [vocab.text[token_id] for token_id in token_set.token_ids[:samples]]
+        tokens = [vocab.decoded[token_id] for token_id in token_set.token_ids[:samples]]
         lines.append(
             f"{token_set.name:<{width}}  {token_set.family:<13}  {token_set.size:>6}  "
             f"{len(token_set.dropped):>7}  {tokens!r}"
         )
     lines += [f"warning: {warning}" for warning in library.warnings]
+    return "\n".join(lines)
+
+
+def family_summary(library: TokenSetLibrary) -> str:
+    """A text table with one row per family: sets kept, their min / median / max size, and how
+    many of its sets came out empty for this vocabulary (and were left out)."""
+    lines = [
+        f"family sizes for {library.model_name!r} (kept sets: min / median / max members; empty: sets left "
+        "out with no member)",
+        f"{'family':<13}  {'sets':>5}  {'min':>7}  {'median':>7}  {'max':>7}  {'empty':>5}",
+    ]
+    for family in FAMILIES:
+        sizes = [token_set.size for token_set in library.sets if token_set.family == family]
+        empty = sum(1 for token_set in library.left_out if token_set.family == family and token_set.size == 0)
+        if not sizes and not empty:
+            continue
+        spread = (
+            f"{min(sizes):>7}  {statistics.median(sizes):>7g}  {max(sizes):>7}"
+            if sizes
+            else "  ".join([f"{'-':>7}"] * 3)
+        )
+        lines.append(f"{family:<13}  {len(sizes):>5}  {spread}  {empty:>5}")
     return "\n".join(lines)

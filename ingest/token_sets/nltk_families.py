@@ -21,22 +21,31 @@ from ingest.token_sets.token_set import TokenSet
 NLTK_POS_PREFIX = "nltk_pos_"
 UNIVERSAL_POS_PREFIX = "universal_pos_"
 NAME_SET_FILES = {"boys_names": "male.txt", "girls_names": "female.txt"}
+NO_TAG = ""  # the tag of a token that no set may hold
 
-_TAGGED_TEXT = "the raw BPE string with 'Ġ' stripped from both ends, tagged alone as a one-word sentence"
+_TAGGED_TEXT = (
+    "the marked form (bytes in GPT-2's BPE alphabet) with 'Ġ' stripped from both ends, tagged alone "
+    "as a one-word sentence"
+)
 
 
 def penn_tags(vocab: Vocabulary) -> list[str]:
     """The Penn Treebank tag of every token, as SAELens ``generate_pos_sets`` computes it.
 
-    Each token is tagged on its own (``nltk.pos_tag([raw.strip("Ġ")])``) with NLTK's averaged
-    perceptron tagger, so a tag reflects the word's most likely use, not a context. Calling the
-    tagger directly and once per distinct string gives the same tags in a few seconds.
+    Each token is tagged on its own (``nltk.pos_tag([marked.strip("Ġ")])``, the marked form being
+    GPT-2's raw BPE string) with NLTK's averaged perceptron tagger, so a tag reflects the word's most
+    likely use, not a context. Calling the tagger directly and once per distinct string gives the
+    same tags in a few seconds. Tokens no set may hold (special, control, byte fallback) get
+    :data:`NO_TAG`.
     """
     tagger = PerceptronTagger()
     cache: dict[str, str] = {}
     tags = []
-    for raw in vocab.raw:
-        clean = raw.strip("Ġ")
+    for marked, excluded in zip(vocab.marked, vocab.excluded, strict=True):
+        clean = marked.strip("Ġ")
+        if excluded:
+            tags.append(NO_TAG)
+            continue
         if clean not in cache:
             cache[clean] = tagger.tag([clean])[0][1]
         tags.append(cache[clean])
@@ -46,7 +55,8 @@ def penn_tags(vocab: Vocabulary) -> list[str]:
 def _group(labels: Sequence[str]) -> dict[str, list[int]]:
     groups: dict[str, list[int]] = defaultdict(list)
     for token_id, label in enumerate(labels):
-        groups[label].append(token_id)
+        if label != NO_TAG:
+            groups[label].append(token_id)
     return dict(sorted(groups.items()))  # sorted by tag: the order must not depend on the vocabulary
 
 
@@ -66,7 +76,8 @@ def nltk_pos_sets(tags: Sequence[str]) -> list[TokenSet]:
 def universal_pos_sets(tags: Sequence[str]) -> list[TokenSet]:
     """One set ``universal_pos_<TAG>`` per universal tag (``NOUN``, ``VERB``, ``.`` …): the Penn tag
     mapped with ``map_tag('en-ptb', 'universal', tag)``, coarser and so with larger sets."""
-    mapping = {tag: map_tag("en-ptb", "universal", tag) for tag in set(tags)}
+    mapping = {tag: map_tag("en-ptb", "universal", tag) for tag in set(tags) - {NO_TAG}}
+    mapping[NO_TAG] = NO_TAG
     return [
         TokenSet(
             name=UNIVERSAL_POS_PREFIX + tag,

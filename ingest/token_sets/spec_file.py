@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import regex
 import yaml
+from regex import Pattern  # a compiled user regex (the regex package: its searches take a timeout)
 
 ALLOWED_KEYS = ("words", "regex", "family")
 EXAMPLE = '[sets.my_months]\nwords = ["January", "February"]\n\n[sets.ends_with_ing]\nregex = "ing$"'
@@ -35,7 +37,7 @@ class SetSpec:
     name: str
     source: Path
     words: tuple[str, ...] | None = None
-    regex: re.Pattern[str] | None = None
+    regex: Pattern[str] | None = None
 
 
 def read_set_specs(path: Path) -> list[SetSpec]:
@@ -118,13 +120,16 @@ def _parse_words(where: str, words: Any) -> tuple[str, ...]:
     return tuple(words)
 
 
-def _parse_regex(where: str, pattern: Any) -> re.Pattern[str]:
+def _parse_regex(where: str, pattern: Any) -> Pattern[str]:
     if not isinstance(pattern, str):
         raise ValueError(f"{where}: 'regex' must be a string, got {type(pattern).__name__}. Fix: quote the pattern")
     _check_text(where, "the regex", pattern)
+    # The syntax is Python's re (checked with re itself: the regex package accepts more, such as a
+    # group name used twice); the search runs in the regex package, whose searches take a timeout.
     try:
-        return re.compile(pattern)
-    except (re.error, OverflowError, RecursionError) as error:  # a{99999999999}, thousands of nested groups
+        re.compile(pattern)
+        return regex.compile(pattern)
+    except (re.error, regex.error, OverflowError, RecursionError) as error:  # a{99999999999}, deep nesting
         raise ValueError(
             f"{where}: invalid regex {pattern!r}: {error}. Fix: correct the pattern "
             "(Python 're' syntax; escape literal characters such as '(' as '\\(')"

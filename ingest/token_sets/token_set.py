@@ -63,18 +63,21 @@ class TokenSetLibrary:
     """All token sets of one model, in a fixed order with unique names.
 
     ``warnings`` says what was left out and why (too small, the whole vocabulary, NLTK data
-    missing), so that a run can report it instead of silently cataloguing fewer sets.
+    missing), so that a run can report it instead of silently cataloguing fewer sets;
+    ``left_out`` holds the sets that were built but left out (so a report can count empty ones).
     """
 
     model_name: str
     vocab_size: int
     sets: tuple[TokenSet, ...]
     warnings: tuple[str, ...] = ()
+    left_out: tuple[TokenSet, ...] = ()
     _by_name: dict[str, TokenSet] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sets", tuple(self.sets))
         object.__setattr__(self, "warnings", tuple(self.warnings))
+        object.__setattr__(self, "left_out", tuple(self.left_out))
         by_name: dict[str, TokenSet] = {}
         for token_set in self.sets:
             if token_set.name in by_name:
