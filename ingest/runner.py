@@ -217,7 +217,8 @@ class IngestRunner:
         # The cfgs first (small files): hook_z SAEs need their layers' W_O kept from the model.
         hooks = [source.handle.config().hook for source in sources]
         started = time.perf_counter()
-        model = load_model(model_ref, model_name, W_O_layers={h.layer for h in hooks if h.kind == "attn_z"})
+        W_O_layers = tuple(sorted({h.layer for h in hooks if h.kind == "attn_z"}))
+        model = load_model(model_ref, model_name, W_O_layers=W_O_layers)
         summary.timings["load_model_s"] = time.perf_counter() - started
         if cfg.top_k > model.d_vocab:
             raise IngestInputError(
@@ -320,4 +321,3 @@ def sae_record(source: SaeSource, sae: LoadedSae, model_name: str, run_id: str) 
         run_id=run_id,
         seconds=0.0,
     )
-

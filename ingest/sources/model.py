@@ -36,6 +36,8 @@ def hf_id_of(model_name: str) -> str:
     """The hub id TransformerLens boots for a SAELens model name ('gemma-2-2b' -> 'google/gemma-2-2b')."""
     if model_name in HF_ID_OF:
         return HF_ID_OF[model_name]
+    if "/" in model_name:
+        return model_name  # a hub id already (meta-llama/Llama-3.1-8B): no need to import TransformerLens
     from transformer_lens.loading_from_pretrained import get_official_model_name
 
     try:
@@ -110,9 +112,7 @@ def _kept_W_O(bridge, layers: Iterable[int]) -> dict[int, torch.Tensor]:
         return {}
     with torch.no_grad():
         W_O = bridge.W_O  # [n_layers, n_heads, d_head, d_model]
-        return {
-            layer: W_O[layer].detach().to("cpu", torch.float32).clone() for layer in wanted if layer < W_O.shape[0]
-        }
+        return {layer: W_O[layer].detach().to("cpu", torch.float32).clone() for layer in wanted if layer < W_O.shape[0]}
 
 
 def load_model(

@@ -6,15 +6,21 @@ its hub repo, the model it was trained on, the converter of its upstream layout
 its Neuronpedia id. A release's SAEs are named by SAELens's ids (``blocks.8.hook_resid_pre``,
 ``layer_20/width_16k/canonical``); the path or the Neuronpedia id of an SAE are accepted for it too.
 
-Importing sae_lens takes seconds (it imports its whole training stack), so it is imported here
-only when a release is looked up, never by the other commands.
+Importing sae_lens takes seconds (it imports its whole training stack), so the directory is read
+from sae_lens's own data file (``pretrained_saes.yaml``, located without importing the package) the
+way ``get_pretrained_saes_directory`` reads it; sae_lens itself is imported only to convert an SAE's
+cfg or weights, after a run has checked that the hub answers.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib.util
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
+
+from ingest.errors import IngestInputError
 
 CLOSE_MATCHES = 3
 LISTED_IDS = 10  # SAE ids named in an "unknown SAE" error before "... and N more"
@@ -50,7 +56,9 @@ class Release:
         if len(aliases) == 1:
             return aliases[0]
         ids = [s.id for s in self.saes]
-        listed = ", ".join(ids[:LISTED_IDS]) + (f", ... and {len(ids) - LISTED_IDS} more" if len(ids) > LISTED_IDS else "")
+        listed = ", ".join(ids[:LISTED_IDS]) + (
+            f", ... and {len(ids) - LISTED_IDS} more" if len(ids) > LISTED_IDS else ""
+        )
         raise KeyError(
             f"release {self.name!r} has no SAE {sae_id!r}{_did_you_mean(sae_id, ids)}; valid --sae-id values: "
             f"{listed} (all of them: llcat-ingest releases {self.name} --saes)"
@@ -70,22 +78,36 @@ def _did_you_mean(name: str, options: list[str]) -> str:
     return f" (did you mean {' or '.join(map(repr, close))}?)"
 
 
+def directory_file() -> Path:
+    """sae_lens's ``pretrained_saes.yaml``, found without importing sae_lens."""
+    spec = importlib.util.find_spec("sae_lens")
+    if spec is None or not spec.submodule_search_locations:
+        raise IngestInputError("sae-lens is not installed; it holds the directory of releases: pip install sae-lens")
+    return Path(next(iter(spec.submodule_search_locations))) / "pretrained_saes.yaml"
+
+
 @cache
 def load_registry() -> dict[str, Release]:
-    """Every release of SAELens's directory, by name."""
-    from sae_lens.loading.pretrained_saes_directory import get_pretrained_saes_directory
+    """Every release of SAELens's directory, by name (as ``get_pretrained_saes_directory`` reads it)."""
+    import yaml
 
+    with directory_file().open("r", encoding="utf-8") as handle:
+        data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     releases = {}
-    for name, lookup in get_pretrained_saes_directory().items():
+    for name, entry in data.items():
         saes = tuple(
-            ReleaseSae(id=sae_id, path=path, neuronpedia_id=lookup.neuronpedia_id.get(sae_id) or None)
-            for sae_id, path in lookup.saes_map.items()
+            ReleaseSae(
+                id=sae["id"],
+                path=str(sae["path"]),  # SAELens turns integer paths into text too
+                neuronpedia_id=sae.get("neuronpedia") or None,
+            )
+            for sae in entry["saes"]
         )
         releases[name] = Release(
             name=name,
-            repo_id=lookup.repo_id,
-            model_name=lookup.model,
-            conversion_func=lookup.conversion_func,
+            repo_id=entry["repo_id"],
+            model_name=entry["model"],
+            conversion_func=entry.get("conversion_func"),
             saes=saes,
         )
     return releases

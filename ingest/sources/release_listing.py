@@ -24,6 +24,9 @@ _KIND_MARKERS = (
     ("attn_out", "attn_out"),
     ("mlp_out", "mlp_out"),
     ("-att", "attn_z"),
+    ("lxr", "resid_post"),  # Llama Scope: L{layer}{R|A|M}, residual, attention output, MLP output
+    ("lxa", "attn_out"),
+    ("lxm", "mlp_out"),
     ("mlp", "mlp_out"),
     ("res", "resid_post"),
 )

@@ -180,9 +180,7 @@ class ReleaseSaeHandle:
         from sae_lens.loading import pretrained_sae_loaders as loaders
 
         layout = self.release.layout
-        log.info(
-            "%s: layout %r is read through SAELens's full loader (W_enc is read too)", self.where, layout
-        )
+        log.info("%s: layout %r is read through SAELens's full loader (W_enc is read too)", self.where, layout)
         try:
             cfg_dict, state, log_sparsity = loaders.NAMED_PRETRAINED_SAE_LOADERS[layout](
                 self.release.repo_id,
@@ -214,7 +212,8 @@ def read_npz_member(path: Path, names: tuple[str, ...]) -> np.ndarray:
             member = next((f"{name}.npy" for name in names if f"{name}.npy" in members), None)
             if member is None:
                 raise IngestInputError(
-                    f"{path} has no {' or '.join(names)} (it has {sorted(members)[:10]}); is it Gemma Scope's params.npz?"
+                    f"{path} has no {' or '.join(names)} (it has {sorted(members)[:10]}); "
+                    "is it Gemma Scope's params.npz? Re-download it"
                 )
             with archive.open(member) as handle:
                 array = np.lib.format.read_array(handle, allow_pickle=False)
@@ -225,4 +224,3 @@ def read_npz_member(path: Path, names: tuple[str, ...]) -> np.ndarray:
     if array.ndim != 2 or not np.issubdtype(array.dtype, np.floating):
         raise IngestInputError(f"{path}: {member} is {array.dtype} {list(array.shape)}, not a 2-d float matrix")
     return array
-

@@ -21,12 +21,18 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
-import torch
 from safetensors.numpy import save as save_numpy
 
 from catalog.api import Catalog
 from ingest.cli import main
-from tests.hub_cache import folder_files, npz_bytes, vocabulary_pieces, write_snapshot, write_tiny_gemma2, write_tiny_llama
+from tests.hub_cache import (
+    folder_files,
+    npz_bytes,
+    vocabulary_pieces,
+    write_snapshot,
+    write_tiny_gemma2,
+    write_tiny_llama,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 D_SAE = 24
@@ -72,8 +78,10 @@ def _target(pieces: list[str], words: list[str]) -> np.ndarray:
 
 
 def _solve(M: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """x minimising ||x @ M - t|| (M [width, d_vocab])."""
-    return np.linalg.lstsq(M.T.astype(np.float64), t, rcond=None)[0]
+    """The least-norm x minimising ||x @ M - t|| (M [width, d_vocab], width > d_vocab): x = M (Mᵀ M)⁺ t, a
+    d_vocab-sized pseudo-inverse (the padding token's column is zero, so Mᵀ M is singular)."""
+    M = M.astype(np.float64)
+    return M @ (np.linalg.pinv(M.T @ M, hermitian=True) @ t)
 
 
 def _decoder(direction: np.ndarray, feature: int, seed: int) -> np.ndarray:
@@ -175,7 +183,10 @@ def _write_v6_folder(folder: Path, W_dec: np.ndarray) -> None:
         },
     }
     (folder / "cfg.json").write_text(json.dumps(cfg))
-    save_file({"W_dec": W_dec, "W_enc": np.ascontiguousarray(W_dec.T), "b_dec": np.zeros(2304, np.float32)}, str(folder / "sae_weights.safetensors"))
+    save_file(
+        {"W_dec": W_dec, "W_enc": np.ascontiguousarray(W_dec.T), "b_dec": np.zeros(2304, np.float32)},
+        str(folder / "sae_weights.safetensors"),
+    )
     save_file({"sparsity": np.linspace(-6, -1, D_SAE).astype(np.float32)}, str(folder / "sparsity.safetensors"))
 
 
@@ -269,7 +280,8 @@ def test_stored_decoders_are_the_mapped_rows_and_fingerprints_the_raw_ones(catal
     with duckdb.connect(str(catalog_db), read_only=True) as con:
         vec = np.array(
             con.execute(
-                "SELECT vec FROM decoder WHERE sae_id = $s AND feature = $f", {"s": SAE_ID_OF["att"], "f": PLANTED["att"]}
+                "SELECT vec FROM decoder WHERE sae_id = $s AND feature = $f",
+                {"s": SAE_ID_OF["att"], "f": PLANTED["att"]},
             ).fetchone()[0]
         )
         fingerprints = dict(con.execute("SELECT sae_id, weights_fingerprint FROM saes").fetchall())
@@ -284,7 +296,39 @@ def test_stored_decoders_are_the_mapped_rows_and_fingerprints_the_raw_ones(catal
 def test_offline_run_without_the_files_in_the_cache_fails_with_one_error(planted_hub, tmp_path, monkeypatch, capsys):
     _offline(monkeypatch, planted_hub.hf_home)
     db = tmp_path / "c.duckdb"
-    code = main(["run", "--db", str(db), "--release", "gemma-scope-2b-pt-res-canonical", "--sae-id", "layer_5/width_16k/canonical"])
+    code = main(
+        [
+            "run",
+            "--db",
+            str(db),
+            "--release",
+            "gemma-scope-2b-pt-res-canonical",
+            "--sae-id",
+            "layer_5/width_16k/canonical",
+        ]
+    )
     assert code == 2 and not db.exists()
     err = capsys.readouterr().err
     assert "could not download layer_5/width_16k/average_l0_" in err and "HF_HUB_OFFLINE" in err
+
+
+def test_neuronpedia_links_and_quick_lists_take_the_model_from_the_id(catalog_db):
+    from catalog.neuronpedia import embed_url, feature_url, features_of, quick_list_url
+
+    top = Catalog(catalog_db).top_features_for_set("planted_res", direction=1, limit=1).frame
+    expected = "https://neuronpedia.org/gemma-2-2b/20-gemmascope-res-16k/5"
+    assert top.iloc[0]["neuronpedia_url"] == expected == feature_url("gemma-2-2b/20-gemmascope-res-16k", 5)
+    assert embed_url("gemma-2-2b/20-gemmascope-res-16k", 5).startswith(expected + "?embed=true")
+    features = features_of(catalog_db, top)
+    assert [f.quick_list_entry() for f in features] == [
+        {"modelId": "gemma-2-2b", "layer": "20-gemmascope-res-16k", "index": "5"}
+    ]
+    assert "%22modelId%22%3A%20%22gemma-2-2b%22" in quick_list_url(features)
+    llama = Catalog(catalog_db).top_features_for_set("planted_llama", direction=1, limit=1).frame
+    assert llama.iloc[0]["neuronpedia_url"] == "https://neuronpedia.org/llama3.1-8b/0-llamascope-res-32k/9"
+
+
+def test_saes_query_lists_a_model_in_residual_stream_order(catalog_db):
+    saes = Catalog(catalog_db).run("saes", model=GEMMA).frame
+    assert list(saes["sae_id"]) == [SAE_ID_OF[k] for k in ("embed", "folder", "att", "mlp", "res")]
+    assert list(saes["hook_kind"]) == ["embed", "resid_pre", "attn_z", "mlp_out", "resid_post"]

@@ -1,33 +1,28 @@
 """The release registry is SAELens's directory: every release and SAE id, with its Neuronpedia ids."""
 
 import pytest
-import yaml
 
 from ingest.sources.registry import get_release, load_registry
 from ingest.sources.release_listing import hook_kinds, listing, widths
 
 
-@pytest.fixture(scope="module")
-def directory_yaml() -> dict:
-    """SAELens's own data file, read independently of the registry module (the oracle)."""
-    import importlib.util
-    from pathlib import Path
+def test_every_release_and_sae_of_saelens_is_known():
+    """The oracle: SAELens's own reader of its directory."""
+    from sae_lens.loading.pretrained_saes_directory import get_pretrained_saes_directory
 
-    spec = importlib.util.find_spec("sae_lens")
-    assert spec is not None and spec.submodule_search_locations
-    path = Path(next(iter(spec.submodule_search_locations))) / "pretrained_saes.yaml"
-    return yaml.safe_load(path.read_text())
-
-
-def test_every_release_and_sae_of_saelens_is_known(directory_yaml):
+    directory = get_pretrained_saes_directory()
     releases = load_registry()
-    assert sorted(releases) == sorted(directory_yaml)
-    for name, entry in directory_yaml.items():
+    assert sorted(releases) == sorted(directory)
+    for name, lookup in directory.items():
         release = releases[name]
-        assert release.repo_id == entry["repo_id"] and release.model_name == entry["model"]
-        assert [s.id for s in release.saes] == [sae["id"] for sae in entry["saes"]]
-        assert [s.neuronpedia_id for s in release.saes] == [sae.get("neuronpedia") for sae in entry["saes"]]
-    assert sum(len(r.saes) for r in releases.values()) == sum(len(e["saes"]) for e in directory_yaml.values())
+        assert (release.repo_id, release.model_name, release.conversion_func) == (
+            lookup.repo_id,
+            lookup.model,
+            lookup.conversion_func,
+        )
+        assert [(s.id, s.path) for s in release.saes] == list(lookup.saes_map.items())
+        assert [s.neuronpedia_id for s in release.saes] == [lookup.neuronpedia_id[s.id] for s in release.saes]
+    assert sum(len(r.saes) for r in releases.values()) == 13857
 
 
 def test_gpt2_small_res_jb_has_13_saes_with_neuronpedia_ids():
@@ -54,14 +49,20 @@ def test_the_hand_registry_s_gpt2_releases_keep_their_neuronpedia_ids():
 
 def test_gemma_scope_canonical_release():
     release = get_release("gemma-scope-2b-pt-res-canonical")
-    assert (release.repo_id, release.model_name, release.layout) == ("google/gemma-scope-2b-pt-res", "gemma-2-2b", "gemma_2")
+    assert (release.repo_id, release.model_name, release.layout) == (
+        "google/gemma-scope-2b-pt-res",
+        "gemma-2-2b",
+        "gemma_2",
+    )
     sae = release.sae("layer_20/width_16k/canonical")
     assert sae.neuronpedia_id == "gemma-2-2b/20-gemmascope-res-16k"
     assert sae.path.startswith("layer_20/width_16k/average_l0_")
 
 
 def test_unknown_release_suggests_close_matches():
-    with pytest.raises(KeyError, match=r"unknown release 'gpt2-small-res-j' \(did you mean 'gpt2-small-res-jb'") as info:
+    with pytest.raises(
+        KeyError, match=r"unknown release 'gpt2-small-res-j' \(did you mean 'gpt2-small-res-jb'"
+    ) as info:
         get_release("gpt2-small-res-j")
     assert "list them with `llcat-ingest releases [FILTER]`" in str(info.value)
 
