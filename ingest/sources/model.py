@@ -18,7 +18,9 @@ folded into it), the vocabulary and, for ``hook_z`` SAEs, the ``W_O`` of their l
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,7 @@ import torch
 from ingest.errors import IngestInputError
 from ingest.sources.vocabulary import Vocabulary
 
+log = logging.getLogger(__name__)
 PROCESSING = "TransformerBridge compatibility mode: fold_ln, center_writing_weights, center_unembed"
 # Catalog model names that differ from the Hugging Face id to boot, beyond TransformerLens's own aliases.
 HF_ID_OF = {"gpt2-small": "gpt2"}
@@ -89,6 +92,29 @@ def _load_local(folder: Path):
     return hf_model, tokenizer
 
 
+class _RootWarningsAsNotes(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name == "root":
+            log.info("note: TransformerLens: %s", record.getMessage())
+
+
+@contextmanager
+def _root_warnings_as_notes() -> Iterator[None]:
+    """TransformerLens warns through the root logger (``logging.warning``: Gemma 2's soft-cap), which, when
+    the root has no handler, installs one (``logging.basicConfig``) that then prints every later line of
+    the run twice. While the model boots, such warnings become this module's notes instead."""
+    root = logging.getLogger()
+    if root.handlers:
+        yield
+        return
+    handler = _RootWarningsAsNotes()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+
+
 def _processing(bridge) -> str:
     """The steps TransformerLens applied in compatibility mode to this model, as text."""
     cfg = bridge.cfg
@@ -120,6 +146,11 @@ def load_model(
 ) -> LoadedModel:
     """Boot the model through TransformerBridge and keep only the processed W_U, the vocabulary and
     the W_O of ``W_O_layers`` (for hook_z SAEs)."""
+    with _root_warnings_as_notes():
+        return _load_model(name_or_path, model_name, device, W_O_layers)
+
+
+def _load_model(name_or_path: str, model_name: str | None, device: str, W_O_layers: Iterable[int]) -> LoadedModel:
     from transformer_lens.model_bridge import TransformerBridge
 
     folder = Path(name_or_path)

@@ -138,9 +138,9 @@ class ReleaseSaeHandle:
         """A LoadedSae whose cfg takes d_sae from the decoder read (converters guess it from names)."""
         cfg = self.config()
         d_sae, width = W_dec.shape
-        if width != cfg.d_in and cfg.hook.kind != "transcoder":
+        if width != cfg.d_out:
             raise IngestInputError(
-                f"{path}: W_dec is {list(W_dec.shape)} but SAELens's cfg of {self.where} says d_in {cfg.d_in}; "
+                f"{path}: W_dec is {list(W_dec.shape)} but SAELens's cfg of {self.where} says width {cfg.d_out}; "
                 "the file does not belong to this SAE: re-download it"
             )
         if d_sae != cfg.d_sae:

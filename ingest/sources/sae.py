@@ -49,6 +49,14 @@ class SaeConfig:
     raw: dict[str, Any]
     hook: Hook  # kind, position in the model, head (hook_z SAEs of one head)
 
+    @property
+    def d_out(self) -> int:
+        """The decoder's width: ``d_in``, or a transcoder's ``d_out`` (what it writes may differ from what it reads)."""
+        d_out = _cfg_value(self.raw, "d_out")
+        if self.hook.kind == "transcoder" and isinstance(d_out, int) and not isinstance(d_out, bool) and d_out > 0:
+            return d_out
+        return self.d_in
+
 
 @dataclass(frozen=True)
 class LoadedSae:
@@ -241,7 +249,7 @@ def load_sae_files(
     """W_dec (and the sparsity) of SAELens-layout files whose cfg has been read."""
     if not weights_path.is_file():
         raise IngestInputError(f"{weights_path} is missing; an SAE folder needs its weights next to {CFG_FILE}")
-    W_dec = check_decoder(read_tensor(weights_path, "W_dec", (cfg.d_sae, cfg.d_in), cfg_path), weights_path)
+    W_dec = check_decoder(read_tensor(weights_path, "W_dec", (cfg.d_sae, cfg.d_out), cfg_path), weights_path)
     log10_density = None
     if sparsity_path is not None and sparsity_path.exists():
         log10_density = check_density(read_tensor(sparsity_path, "sparsity", (cfg.d_sae,), cfg_path), sparsity_path)
