@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from ingest.errors import IngestInputError
 
@@ -42,6 +43,9 @@ class Release:
     model_name: str  # SAELens's model name (e.g. 'gemma-2-2b'), the catalog's name for the model
     conversion_func: str | None  # SAELens's converter of the upstream layout; None: the SAELens layout
     saes: tuple[ReleaseSae, ...]
+    config_overrides: dict[str, Any] | None = field(
+        default=None, hash=False, compare=False
+    )  # cfg entries of the release
 
     @property
     def layout(self) -> str:
@@ -109,6 +113,7 @@ def load_registry() -> dict[str, Release]:
             model_name=entry["model"],
             conversion_func=entry.get("conversion_func"),
             saes=saes,
+            config_overrides=entry.get("config_overrides"),
         )
     return releases
 
@@ -124,8 +129,8 @@ def get_release(name: str) -> Release:
     return releases[name]
 
 
-def sae_lens_config_overrides(release: Release, sae: ReleaseSae) -> dict:
-    """The cfg entries SAELens's directory adds for this SAE (its Neuronpedia id, release-wide overrides)."""
-    from sae_lens.loading.pretrained_saes_directory import get_config_overrides
-
-    return dict(get_config_overrides(release.name, sae.id))
+def sae_lens_config_overrides(release: Release, sae: ReleaseSae) -> dict[str, Any]:
+    """The cfg entries SAELens's directory adds for this SAE, as ``get_config_overrides`` gives them: the
+    release's ``config_overrides`` and the SAE's Neuronpedia id (None when it has none). Computed here
+    rather than imported: sae_lens binds ``hf_hub_download`` when it is first imported."""
+    return {**(release.config_overrides or {}), "neuronpedia_id": sae.neuronpedia_id}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ingest.sources.registry import get_release, load_registry
+from ingest.sources.registry import get_release, load_registry, sae_lens_config_overrides
 from ingest.sources.release_listing import hook_kinds, listing, widths
 
 
@@ -23,6 +23,24 @@ def test_every_release_and_sae_of_saelens_is_known():
         assert [(s.id, s.path) for s in release.saes] == list(lookup.saes_map.items())
         assert [s.neuronpedia_id for s in release.saes] == [lookup.neuronpedia_id[s.id] for s in release.saes]
     assert sum(len(r.saes) for r in releases.values()) == 13857
+
+
+def test_config_overrides_are_saelens_s():
+    from sae_lens.loading.pretrained_saes_directory import get_config_overrides
+
+    for name, sae_id in [
+        ("gpt2-small-res-jb", "blocks.8.hook_resid_pre"),
+        ("gpt2-small-resid-post-v5-32k", "blocks.3.hook_resid_post"),
+    ]:
+        release = get_release(name)
+        assert sae_lens_config_overrides(release, release.sae(sae_id)) == get_config_overrides(name, sae_id)
+    release = get_release("gemma-scope-2b-pt-res")
+    sae = release.sae("embedding/width_4k/average_l0_6")
+    assert (
+        sae_lens_config_overrides(release, sae)
+        == get_config_overrides(release.name, sae.id)
+        == {"neuronpedia_id": None}
+    )
 
 
 def test_gpt2_small_res_jb_has_13_saes_with_neuronpedia_ids():
