@@ -36,7 +36,6 @@ import numpy as np
 import torch
 
 from ingest.errors import IngestInputError
-from ingest.sources.hooks import PLAIN_MAPPING
 from ingest.sources.hub import fetch_file
 from ingest.sources.registry import Release, ReleaseSae, sae_lens_config_overrides
 from ingest.sources.sae import (
@@ -134,8 +133,9 @@ class ReleaseSaeHandle:
 
     # --- decoders ------------------------------------------------------------------------------
 
-    def _loaded(self, W_dec: torch.Tensor, path: Path, mapping: str = PLAIN_MAPPING) -> LoadedSae:
-        """A LoadedSae whose cfg takes d_sae from the decoder read (converters guess it from names)."""
+    def _loaded(self, W_dec: torch.Tensor, path: Path, folder: Path | None = None) -> LoadedSae:
+        """A LoadedSae whose cfg takes d_sae from the decoder read (converters guess it from names); ``path``
+        names the file in errors, ``folder`` (default: the file's) is recorded as the SAE's source."""
         cfg = self.config()
         d_sae, width = W_dec.shape
         if width != cfg.d_out:
@@ -147,7 +147,7 @@ class ReleaseSaeHandle:
             log.info("note: %s has %d features (its cfg guessed %d from the name)", self.where, d_sae, cfg.d_sae)
             cfg = dataclasses.replace(cfg, d_sae=d_sae, raw=cfg.raw | {"d_sae": d_sae})
         W_dec = check_decoder(W_dec, path)
-        return LoadedSae(path.parent, cfg, W_dec, None, fingerprint(W_dec, None), mapping)
+        return LoadedSae(folder or path.parent, cfg, W_dec, None, fingerprint(W_dec, None))
 
     def _gemma_scope(self) -> LoadedSae:
         path = self._required("params.npz")
@@ -196,7 +196,7 @@ class ReleaseSaeHandle:
         W_dec = state["W_dec"].detach().to("cpu", torch.float32)
         del state
         self.__dict__["_cfg_dict"] = dict(loaders.handle_config_defaulting(cfg_dict))
-        sae = self._loaded(W_dec, Path(self.where))
+        sae = self._loaded(W_dec, Path(self.where), folder=Path(self.release.repo_id) / self.sae.path)
         if log_sparsity is None:
             return sae
         density = log_sparsity.detach().to("cpu", torch.float32)
