@@ -12,9 +12,6 @@ The model's W_U and W_O are the oracle's, read through TransformerBridge as the 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +31,6 @@ from tests.hub_cache import (
     write_tiny_llama,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 D_SAE = 24
 GEMMA = "gemma-2-2b"
 GROUPS = {
@@ -205,18 +201,15 @@ def _offline(monkeypatch: pytest.MonkeyPatch, hf_home: Path) -> None:
 
 @pytest.fixture(scope="module")
 def catalog_db(planted_hub: PlantedHub, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every planted SAE ingested through the CLI; the residual one in a separate process, as `make ingest` runs."""
+    """Every planted SAE ingested through the CLI's entry point (``llcat-ingest`` is ``ingest.cli:main``),
+    offline. The first is the README's `make ingest RELEASE=gemma-scope-2b-pt-res-canonical
+    SAE_IDS=layer_20/width_16k/canonical`. (In process, with huggingface_hub's constants pointed at the
+    cache as the environment variables would at import: a subprocess per run would cost its imports.)"""
     db = tmp_path_factory.mktemp("catalog") / "catalog.duckdb"
     sets = ["--token-sets", str(planted_hub.sets_file)]
-    env = os.environ | {"HF_HOME": str(planted_hub.hf_home), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    release, sae_id, _ = GEMMA_SAES["res"]
-    command = [sys.executable, "-m", "ingest", "run", "--db", str(db), "--release", release, "--sae-id", sae_id]
-    done = subprocess.run(command + sets + OPTIONS, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "1 SAEs written" in done.stdout
     with pytest.MonkeyPatch.context() as monkeypatch:
         _offline(monkeypatch, planted_hub.hf_home)
-        for kind in ("mlp", "att", "embed"):
+        for kind in ("res", "mlp", "att", "embed"):
             release, sae_id, _ = GEMMA_SAES[kind]
             assert main(["run", "--db", str(db), "--release", release, "--sae-id", sae_id] + sets + OPTIONS) == 0
         folder = ["--sae-dir", str(planted_hub.folder_sae), "--model", "google/gemma-2-2b", "--model-name", GEMMA]
