@@ -61,6 +61,12 @@ class ReleaseSaeHandle:
 
     def __init__(self, release: Release, sae: ReleaseSae) -> None:
         self.release, self.sae = release, sae
+        self._noted: set[str] = set()  # notes already logged (a run loads each SAE twice: to validate, to ingest)
+
+    def _note(self, message: str) -> None:
+        if message not in self._noted:
+            self._noted.add(message)
+            log.info("%s", message)
 
     @property
     def where(self) -> str:
@@ -144,7 +150,7 @@ class ReleaseSaeHandle:
                 "the file does not belong to this SAE: re-download it"
             )
         if d_sae != cfg.d_sae:
-            log.info("note: %s has %d features (its cfg guessed %d from the name)", self.where, d_sae, cfg.d_sae)
+            self._note(f"note: {self.where} has {d_sae} features (its cfg guessed {cfg.d_sae} from the name)")
             cfg = dataclasses.replace(cfg, d_sae=d_sae, raw=cfg.raw | {"d_sae": d_sae})
         W_dec = check_decoder(W_dec, path)
         return LoadedSae(folder or path.parent, cfg, W_dec, None, fingerprint(W_dec, None))
@@ -180,7 +186,7 @@ class ReleaseSaeHandle:
         from sae_lens.loading import pretrained_sae_loaders as loaders
 
         layout = self.release.layout
-        log.info("%s: layout %r is read through SAELens's full loader (W_enc is read too)", self.where, layout)
+        self._note(f"{self.where}: layout {layout!r} is read through SAELens's full loader (W_enc is read too)")
         try:
             cfg_dict, state, log_sparsity = loaders.NAMED_PRETRAINED_SAE_LOADERS[layout](
                 self.release.repo_id,

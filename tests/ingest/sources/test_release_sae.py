@@ -89,3 +89,23 @@ def test_a_file_missing_from_the_offline_cache_names_file_sae_and_release(offlin
         r"'gpt2-small-res-jb'\) from jbloom/GPT2-Small-SAEs-Reformatted",
     ):
         ReleaseSaeHandle(release, sae).config()
+
+
+def test_other_layouts_go_through_saelens_s_full_loader_and_say_so(offline_cache, caplog):
+    """Qwen Scope's torch checkpoints are not read natively: SAELens's loader reads them (W_enc too)."""
+    release = get_release("qwen-scope-3-1.7b-base-w32k-l50")
+    sae = release.sae("layer0")
+    rng = np.random.default_rng(2)
+    W_dec = torch.from_numpy(rng.normal(size=(8, 2048)).astype(np.float32))
+    checkpoint = io.BytesIO()
+    # Qwen Scope stores W_enc [d_sae, d_in] and W_dec [d_in, d_sae]
+    torch.save(
+        {"W_enc": W_dec.clone(), "W_dec": W_dec.T.contiguous(), "b_enc": torch.zeros(8), "b_dec": torch.zeros(2048)},
+        checkpoint,
+    )
+    write_snapshot(offline_cache, release.repo_id, {sae.path: checkpoint.getvalue()})
+    with caplog.at_level("INFO", logger="ingest"):
+        loaded = ReleaseSaeHandle(release, sae).load()
+    assert torch.equal(loaded.W_dec, W_dec)
+    assert (loaded.cfg.d_in, loaded.cfg.d_sae, loaded.cfg.hook_name) == (2048, 8, "blocks.0.hook_resid_post")
+    assert "layout 'qwen_scope' is read through SAELens's full loader (W_enc is read too)" in caplog.text
