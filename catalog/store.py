@@ -42,6 +42,9 @@ class SaeRecord:
     cfg_json: str
     run_id: str
     seconds: float
+    hook_kind: str | None = None  # embed, resid_pre, attn_z, ... (ingest/sources/hooks.py)
+    logit_mapping: str | None = None  # e.g. 'W_dec @ W_U'
+    hook_position: int | None = None  # sort key within the model
 
 
 @dataclass(frozen=True)

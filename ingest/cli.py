@@ -4,7 +4,7 @@
     llcat-ingest demo                                                  build the embedded demo catalog
     llcat-ingest sets --model demo-gpt2-d64                            print a model's token set library
     llcat-ingest rescore [--token-sets my_sets.toml]                   recompute a catalog's enrichment
-    llcat-ingest releases                                              the known releases and their SAEs
+    llcat-ingest releases [SEARCH] [--saes]                            SAELens's releases (any can be ingested)
     llcat-ingest migrate                                               upgrade an older catalog in place
     llcat-ingest calibration [--directions 8192]                       held-out calibration of p_calibrated
 
@@ -103,9 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="the catalog's name for the model (default: the release's, or the folder name)",
     )
-    run.add_argument("--release", metavar="NAME", help="a release from the registry, e.g. gpt2-small-res-jb")
     run.add_argument(
-        "--sae-id", action="append", default=[], metavar="ID", help="an SAE of the release (repeatable; default all)"
+        "--release",
+        metavar="NAME",
+        help="a release of SAELens's directory, e.g. gpt2-small-res-jb or gemma-scope-2b-pt-res-canonical "
+        "(`llcat-ingest releases` lists them)",
+    )
+    run.add_argument(
+        "--sae-id",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="an SAE of the release by SAELens's id, e.g. layer_20/width_16k/canonical (repeatable; default all)",
     )
     run.add_argument(
         "--sae-dir",
@@ -158,9 +167,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_db(rescore)
     _add_scoring(rescore)
-    commands.add_parser(
-        "releases", help="list the known releases and their SAEs", description="List the known releases and their SAEs."
+    releases = commands.add_parser(
+        "releases",
+        help="list the releases of SAELens's directory (any of them can be ingested)",
+        description="List the releases of SAELens's pretrained-SAE directory, one line each: model, number of "
+        "SAEs, hook kinds and widths (as the ids spell them), layout and how many are on Neuronpedia.",
     )
+    releases.add_argument(
+        "search", nargs="?", default=None, help="only releases whose name, repo or model contains this text"
+    )
+    releases.add_argument("--saes", action="store_true", help="also list each SAE's id and Neuronpedia id")
     migrate = commands.add_parser(
         "migrate",
         help="upgrade a catalog written by an older schema version, in place",
@@ -269,11 +285,9 @@ def _cmd_rescore(args: argparse.Namespace) -> None:
 
 def _cmd_releases(args: argparse.Namespace) -> None:
     from ingest.sources.registry import load_registry
+    from ingest.sources.release_listing import listing
 
-    for release in load_registry().values():
-        print(f"{release.name}  ({release.repo_id}, model {release.model_name}, {len(release.saes)} SAEs)")
-        for sae in release.saes:
-            print(f"    {sae.id:34s} layer {sae.layer:2d}  neuronpedia {sae.neuronpedia_id}")
+    print(listing(list(load_registry().values()), args.search, args.saes))
 
 
 def _cmd_migrate(args: argparse.Namespace) -> None:

@@ -14,7 +14,6 @@ import logging
 import shlex
 import time
 import uuid
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,10 +30,12 @@ from ingest.enrichment_stage import build_token_sets
 from ingest.errors import IngestInputError
 from ingest.pipeline import SaePipeline
 from ingest.set_consistency import check_stored_sets, drop_token_sets
-from ingest.sources.hub import download_sae_folder, require_hub
-from ingest.sources.model import PROCESSING, LoadedModel, load_model
-from ingest.sources.registry import Release, ReleaseSae, get_release
-from ingest.sources.sae import LoadedSae, load_sae_folder
+from ingest.sources.hub import require_hub
+from ingest.sources.model import LoadedModel, hf_id_of, load_model
+from ingest.sources.registry import get_release
+from ingest.sources.release_sae import ReleaseSaeHandle
+from ingest.sources.residual import to_residual
+from ingest.sources.sae import FolderSae, LoadedSae, SaeHandle
 from ingest.token_sets import TokenSetLibrary
 from ingest.version import library_versions, project_version
 
@@ -48,7 +49,7 @@ class SaeSource:
     release: str
     sae_name: str
     neuronpedia_id: str | None
-    locate: Callable[[], Path]
+    handle: SaeHandle  # its cfg (cheap) and its decoder, from a release or a folder
 
     @property
     def sae_id(self) -> str:
@@ -119,8 +120,8 @@ class IngestRunner:
                 entries = release.select(cfg.sae_ids)
             except KeyError as error:
                 raise IngestInputError(error.args[0]) from error
-            sources = [SaeSource(release.name, e.id, e.neuronpedia_id, _downloader(release, e)) for e in entries]
-            return sources, cfg.model or release.hf_model, cfg.model_name or release.model_name
+            sources = [SaeSource(release.name, e.id, e.neuronpedia_id, ReleaseSaeHandle(release, e)) for e in entries]
+            return sources, cfg.model or hf_id_of(release.model_name), cfg.model_name or release.model_name
         if cfg.sae_ids:
             raise IngestInputError(
                 "--sae-id selects SAEs of a --release; with --sae-dir, pass only the folders you want"
@@ -134,7 +135,7 @@ class IngestRunner:
                     f"--sae-dir {folder} does not exist or is not a folder; pass a folder in the "
                     "SAELens layout (cfg.json, sae_weights.safetensors)"
                 )
-            sources.append(SaeSource(cfg.release_name, folder.resolve().name, None, _on_disk(folder)))
+            sources.append(SaeSource(cfg.release_name, folder.resolve().name, None, FolderSae(folder)))
         names = [s.sae_id for s in sources]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -144,10 +145,12 @@ class IngestRunner:
         return sources, cfg.model, cfg.model_name
 
     def _load_checked(self, source: SaeSource, model: LoadedModel) -> LoadedSae:
-        sae = load_sae_folder(source.locate())
-        if sae.cfg.d_in != model.d_model:
+        """The SAE's decoder rows mapped into the model's residual stream, checked against the model."""
+        sae = source.handle.load()
+        sae = to_residual(sae, model.W_O.get(sae.cfg.hook.layer), source.sae_id)
+        if sae.W_dec.shape[1] != model.d_model:
             raise IngestInputError(
-                f"SAE {source.sae_id} ({sae.folder}) has d_in {sae.cfg.d_in} but model {model.model_name!r} "
+                f"SAE {source.sae_id} ({sae.folder}) has d_in {sae.W_dec.shape[1]} but model {model.model_name!r} "
                 f"has d_model {model.d_model}; the SAE was trained on another model: pass the matching --model"
             )
         if sae.cfg.model_name and sae.cfg.model_name not in (model.model_name, model.source):
@@ -211,8 +214,11 @@ class IngestRunner:
         needs = self._hub_needs(model_ref)
         if needs:
             require_hub(needs)
+        # The cfgs first (small files): hook_z SAEs need their layers' W_O kept from the model.
+        hooks = [source.handle.config().hook for source in sources]
         started = time.perf_counter()
-        model = load_model(model_ref, model_name)
+        W_O_layers = tuple(sorted({h.layer for h in hooks if h.kind == "attn_z"}))
+        model = load_model(model_ref, model_name, W_O_layers=W_O_layers)
         summary.timings["load_model_s"] = time.perf_counter() - started
         if cfg.top_k > model.d_vocab:
             raise IngestInputError(
@@ -268,7 +274,7 @@ class IngestRunner:
             d_model=model.d_model,
             d_vocab=model.d_vocab,
             source=model.source,
-            processing=PROCESSING,
+            processing=model.processing,
             fingerprint=model.fingerprint,
             run_id=run_id,
         )
@@ -300,6 +306,9 @@ def sae_record(source: SaeSource, sae: LoadedSae, model_name: str, run_id: str) 
         sae_name=source.sae_name,
         hook_name=sae.cfg.hook_name,
         layer=sae.cfg.layer,
+        hook_kind=sae.cfg.hook.kind,
+        logit_mapping=sae.logit_mapping,
+        hook_position=sae.cfg.hook.position,
         model_name=model_name,
         d_in=sae.cfg.d_in,
         d_sae=sae.cfg.d_sae,
@@ -312,11 +321,3 @@ def sae_record(source: SaeSource, sae: LoadedSae, model_name: str, run_id: str) 
         run_id=run_id,
         seconds=0.0,
     )
-
-
-def _downloader(release: Release, entry: ReleaseSae) -> Callable[[], Path]:
-    return lambda: download_sae_folder(release, entry)
-
-
-def _on_disk(folder: Path) -> Callable[[], Path]:
-    return lambda: folder

@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS unembed (
 CREATE TABLE IF NOT EXISTS saes (
     sae_id              VARCHAR PRIMARY KEY, -- '<release>/<id within release>', e.g. 'gpt2-small-res-jb/blocks.8.hook_resid_pre'
     release             VARCHAR NOT NULL,
-    sae_name            VARCHAR NOT NULL,    -- id within the release (the folder name)
+    sae_name            VARCHAR NOT NULL,    -- id within the release (SAELens's SAE id, or the folder name)
     hook_name           VARCHAR NOT NULL,
     layer               INTEGER NOT NULL,
     model_name          VARCHAR NOT NULL,
@@ -73,7 +73,12 @@ CREATE TABLE IF NOT EXISTS saes (
     has_sparsity        BOOLEAN NOT NULL,
     cfg_json            VARCHAR NOT NULL,    -- the SAE's cfg.json as read
     run_id              VARCHAR NOT NULL,
-    seconds             DOUBLE
+    seconds             DOUBLE,
+    -- Where the decoder writes and how its rows reach the logits (ingest/sources/hooks.py). NULL for
+    -- SAEs stored before schema 4 (then hook_name tells).
+    hook_kind           VARCHAR,             -- embed, resid_pre, attn_out, attn_z, resid_mid, mlp_out, transcoder, resid_post
+    logit_mapping       VARCHAR,             -- the map applied, e.g. 'W_dec @ W_U', 'W_dec reshaped [d_sae, 8, 256] · W_O[all heads] @ W_U'
+    hook_position       BIGINT               -- sort key within the model: embed 0, then 1 + 5 × layer + (pre 0, attention 1, mid 2, MLP 3, post 4)
 );
 
 -- Moments over the vocabulary of W_dec[f] @ W_U (population form; kurtosis is not excess: Gaussian = 3),

@@ -8,7 +8,7 @@
 
 -- Bump views_version whenever a view or macro here changes: a writer then replaces them, and a reader
 -- whose catalog holds an older version (or none) re-creates every one as TEMP for its connection.
-CREATE OR REPLACE VIEW catalog_views_version AS SELECT 3 AS views_version;
+CREATE OR REPLACE VIEW catalog_views_version AS SELECT 4 AS views_version;
 
 -- A feature's Neuronpedia page (docs/architecture.md, "Neuronpedia"): https://neuronpedia.org/{model}/{source}/{index},
 -- where saes.neuronpedia_id is '{model}/{source}'; NULL when the SAE has no Neuronpedia id.
@@ -16,10 +16,11 @@ CREATE OR REPLACE VIEW catalog_views_version AS SELECT 3 AS views_version;
 CREATE OR REPLACE MACRO neuronpedia_url(neuronpedia_id, feature) AS
     'https://neuronpedia.org/' || neuronpedia_id || '/' || CAST(feature AS VARCHAR);
 
--- One row per SAE: where it sits, its Neuronpedia id, and how many of its features are dead.
+-- One row per SAE: where it sits (hook_position orders a model's SAEs: embed, then each block's resid_pre,
+-- attention, resid_mid, MLP, resid_post), its Neuronpedia id, and how many of its features are dead.
 CREATE OR REPLACE VIEW sae_summary AS
 SELECT s.sae_id, s.release, s.sae_name, s.model_name, s.hook_name, s.layer, s.d_in, s.d_sae,
-       s.neuronpedia_id, s.has_sparsity,
+       s.neuronpedia_id, s.has_sparsity, s.hook_kind, s.logit_mapping, s.hook_position,
        count(f.feature) AS n_features,
        count(*) FILTER (WHERE f.is_dead) AS n_dead,
        median(f.log10_density) AS median_log10_density

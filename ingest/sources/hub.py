@@ -1,5 +1,6 @@
-"""Downloading a release's SAE folders from the Hugging Face hub: only the files the catalog reads,
-kept in huggingface_hub's own cache so that a second run downloads nothing.
+"""Downloading a release's files from the Hugging Face hub: only the files the catalog reads, one at a
+time, kept in huggingface_hub's own cache so that a second run downloads nothing (and a run with
+``HF_HUB_OFFLINE=1`` reads them from the cache without asking the hub).
 
 Before anything is fetched, :func:`require_hub` checks once, with a short timeout, that the hub
 answers: huggingface_hub (and transformers through it) retry a failed request five times with
@@ -12,7 +13,6 @@ from pathlib import Path
 
 from ingest.errors import IngestInputError
 from ingest.sources.registry import Release, ReleaseSae
-from ingest.sources.sae import CFG_FILE, SPARSITY_FILE, WEIGHTS_FILE
 
 # The hub answers a HEAD on its front page in well under a second; a network that drops packets
 # would otherwise keep the probe waiting for the default 10 s.
@@ -56,38 +56,31 @@ def require_hub(needs: str, alternative: str = RUN_ALTERNATIVE, outcome: str = "
     )
 
 
-def download_sae_folder(release: Release, sae: ReleaseSae, revision: str | None = None) -> Path:
-    """Fetch cfg.json, the weights and (when the repo has it) the sparsity file; return the local folder."""
-    from huggingface_hub import hf_hub_download
+def fetch_file(release: Release, sae: ReleaseSae, filename: str, optional: bool = False) -> Path | None:
+    """Download (or find in the cache) ``filename`` of the release's repo; None when ``optional`` and the
+    repo has no such file. Errors name the file, the SAE and the release."""
+    from huggingface_hub import hf_hub_download  # looked up at each call: tests stand in for it
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
-    def fetch(filename: str) -> Path:
-        return Path(hf_hub_download(repo_id=release.repo_id, filename=f"{sae.id}/{filename}", revision=revision))
+    try:
+        return Path(hf_hub_download(repo_id=release.repo_id, filename=filename))
+    except LocalEntryNotFoundError as error:
+        # the hub could not be reached and the file is not cached: a failed download, not a missing file
+        raise _failed(release, sae, filename, error) from error
+    except EntryNotFoundError as error:
+        if optional:
+            return None
+        raise IngestInputError(
+            f"release {release.name!r}: {release.repo_id} has no {filename} ({error}); SAE {sae.id!r} of "
+            "SAELens's directory does not match the repo (a newer sae-lens may know it)"
+        ) from error
+    except Exception as error:  # network, authentication and cache errors all end the same way for the user
+        raise _failed(release, sae, filename, error) from error
 
-    def failed(filename: str, error: Exception) -> IngestInputError:
-        return IngestInputError(
-            f"could not download {sae.id}/{filename} (SAE {sae.id!r} of release {release.name!r}) from "
-            f"{release.repo_id} "
-            f"({type(error).__name__}: {error}); nothing was written for it: check the network (or HF_HUB_OFFLINE with "
-            "a warm cache) and re-run, or download the folder yourself and pass --sae-dir"
-        )
 
-    # LocalEntryNotFoundError (a subclass of EntryNotFoundError) means the hub could not be reached and
-    # the file is not cached: a failed download, not a file missing from the repo.
-    for filename in (CFG_FILE, WEIGHTS_FILE, SPARSITY_FILE):
-        try:
-            path = fetch(filename)
-        except LocalEntryNotFoundError as error:
-            raise failed(filename, error) from error
-        except EntryNotFoundError as error:
-            if filename == SPARSITY_FILE:
-                continue  # the sparsity file is optional: features get no density
-            raise IngestInputError(
-                f"release {release.name!r}: {release.repo_id} has no {sae.id}/{filename} ({error}); "
-                f"the registry entry for {sae.id!r} is out of date"
-            ) from error
-        except Exception as error:  # network, authentication and cache errors all end the same way for the user
-            raise failed(filename, error) from error
-        if filename == CFG_FILE:
-            cfg_path = path
-    return cfg_path.parent
+def _failed(release: Release, sae: ReleaseSae, filename: str, error: Exception) -> IngestInputError:
+    return IngestInputError(
+        f"could not download {filename} (SAE {sae.id!r} of release {release.name!r}) from {release.repo_id} "
+        f"({type(error).__name__}: {error}); nothing was written for it: check the network (or HF_HUB_OFFLINE with "
+        "a warm cache) and re-run, or download the folder yourself and pass --sae-dir"
+    )

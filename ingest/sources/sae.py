@@ -5,9 +5,12 @@ A folder holds ``cfg.json``, ``sae_weights.safetensors`` (``W_enc [d_in, d_sae]`
 [d_sae]``: log10 firing density). Two ``cfg.json`` schemas exist and both load:
 
 - the old one (``jbloom/GPT2-Small-SAEs-Reformatted``): ``hook_point``, ``hook_point_layer``, ...
-- the newer SAELens one: ``hook_name`` / ``model_name`` at the top level or under ``metadata``.
+- the newer SAELens one (v6): ``hook_name`` / ``model_name`` at the top level or under ``metadata``.
 
-Only ``W_dec`` and the sparsity are read into memory: the logit lens needs nothing else.
+Only ``W_dec`` and the sparsity are read into memory: the logit lens needs nothing else. The hook
+(``ingest.sources.hooks``) says how the decoder rows reach the logits; ``hook_embed`` SAEs sit at layer 0.
+Releases in other upstream layouts (Gemma Scope, Llama Scope, ...) are read by ``ingest.sources.sae_formats``
+into the same ``LoadedSae``.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ import re
 import reprlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from safetensors import safe_open
 
 from ingest.errors import IngestInputError
+from ingest.sources.hooks import PLAIN_MAPPING, Hook, classify_hook
 
 CFG_FILE = "cfg.json"
 WEIGHTS_FILE = "sae_weights.safetensors"
@@ -43,15 +47,27 @@ class SaeConfig:
     layer: int
     model_name: str | None
     raw: dict[str, Any]
+    hook: Hook  # kind, position in the model, head (hook_z SAEs of one head)
+
+    @property
+    def d_out(self) -> int:
+        """The decoder's width: ``d_in``, or a transcoder's ``d_out`` (what it writes may differ from what it reads)."""
+        d_out = _cfg_value(self.raw, "d_out")
+        if self.hook.kind == "transcoder" and isinstance(d_out, int) and not isinstance(d_out, bool) and d_out > 0:
+            return d_out
+        return self.d_in
 
 
 @dataclass(frozen=True)
 class LoadedSae:
     folder: Path
     cfg: SaeConfig
-    W_dec: torch.Tensor  # [d_sae, d_in] float32, CPU
+    # The decoder rows: [d_sae, d_in] as read; after ingest.sources.residual.to_residual, the rows mapped
+    # into the residual stream, [d_sae, d_model] (the same tensor for all hooks but hook_z). float32, CPU.
+    W_dec: torch.Tensor
     log10_density: torch.Tensor | None  # [d_sae] float32, or None without a sparsity file
-    fingerprint: str  # sha256 over W_dec and the sparsity
+    fingerprint: str  # sha256 over W_dec as read (before any mapping) and the sparsity
+    logit_mapping: str = PLAIN_MAPPING  # how W_dec reaches the logits, as text
 
 
 def _cfg_value(cfg: dict[str, Any], *keys: str) -> Any:
@@ -109,7 +125,13 @@ def _read_cfg_json(cfg_path: Path) -> dict[str, Any]:
 
 def parse_cfg(cfg_path: Path) -> SaeConfig:
     """Read a ``cfg.json`` in either SAELens schema."""
-    cfg = _read_cfg_json(cfg_path)
+    return config_from_dict(_read_cfg_json(cfg_path), cfg_path)
+
+
+def config_from_dict(cfg: dict[str, Any], cfg_path: Path | str) -> SaeConfig:
+    """The catalog's view of a cfg dict (a ``cfg.json``, or SAELens's conversion of an upstream layout);
+    ``cfg_path`` names it in errors."""
+    cfg_path = Path(cfg_path)
     d_in = _positive_int(cfg_path, cfg, "d_in")
     d_sae = _positive_int(cfg_path, cfg, "d_sae")
     hook_name = _cfg_value(cfg, "hook_name", "hook_point")
@@ -119,6 +141,8 @@ def parse_cfg(cfg_path: Path) -> SaeConfig:
             'hook the SAE reads, e.g. "blocks.8.hook_resid_pre"'
         )
     layer = _cfg_value(cfg, "hook_layer", "hook_point_layer")
+    if layer is None and hook_name == "hook_embed":
+        layer = 0  # the embedding comes before block 0
     if layer is None:
         match = _LAYER_IN_HOOK.search(hook_name)
         layer = int(match.group(1)) if match else None
@@ -136,10 +160,24 @@ def parse_cfg(cfg_path: Path) -> SaeConfig:
         layer=layer,
         model_name=str(model_name) if model_name is not None else None,
         raw=cfg,
+        hook=_hook(cfg_path, cfg, hook_name),
     )
 
 
-def _read_tensor(path: Path, name: str, expected_shape: tuple[int, ...], cfg_path: Path) -> torch.Tensor:
+def _hook(cfg_path: Path, cfg: dict[str, Any], hook_name: str) -> Hook:
+    head_index = _cfg_value(cfg, "hook_head_index", "hook_point_head_index")
+    if head_index is not None and (isinstance(head_index, bool) or not isinstance(head_index, int) or head_index < 0):
+        raise IngestInputError(
+            f"{cfg_path}: hook_head_index is {reprlib.repr(head_index)}; it must be null or a head number (0, 1, ...)"
+        )
+    hook_name_out = _cfg_value(cfg, "hook_name_out")
+    try:
+        return classify_hook(hook_name, hook_name_out if isinstance(hook_name_out, str) else None, head_index)
+    except ValueError as error:
+        raise IngestInputError(f"{cfg_path}: {error}") from error
+
+
+def read_tensor(path: Path, name: str, expected_shape: tuple[int, ...], cfg_path: Path) -> torch.Tensor:
     """Check the declared shape and dtype from the header first, then read: a file that declares
     a huge or wrong tensor fails before anything is allocated."""
     try:
@@ -173,11 +211,51 @@ def _read_tensor(path: Path, name: str, expected_shape: tuple[int, ...], cfg_pat
     return tensor.to(torch.float32)
 
 
-def _fingerprint(W_dec: torch.Tensor, log10_density: torch.Tensor | None) -> str:
+def fingerprint(W_dec: torch.Tensor, log10_density: torch.Tensor | None) -> str:
     digest = hashlib.sha256(W_dec.contiguous().numpy().tobytes())
     if log10_density is not None:
         digest.update(log10_density.contiguous().numpy().tobytes())
     return digest.hexdigest()
+
+
+def check_decoder(W_dec: torch.Tensor, path: Path) -> torch.Tensor:
+    """``W_dec`` itself, after checking it holds no NaN or Inf (``path`` names the file at fault)."""
+    bad = ~torch.isfinite(W_dec)
+    if bad.any():
+        rows = bad.any(dim=1).nonzero().flatten()[:5].tolist()
+        raise IngestInputError(
+            f"{path}: W_dec has {int(bad.sum())} NaN or Inf values (features {rows}...); "
+            "the weights are corrupt, re-download or re-train them"
+        )
+    return W_dec
+
+
+def check_density(log10_density: torch.Tensor, path: Path) -> torch.Tensor:
+    """The log10 firing densities, after checking for NaN and +Inf (-Inf is a feature that never fired)."""
+    bad = torch.isnan(log10_density) | (log10_density == float("inf"))
+    if bad.any():
+        raise IngestInputError(
+            f"{path}: sparsity has {int(bad.sum())} NaN or +Inf values (features "
+            f"{bad.nonzero().flatten()[:5].tolist()}...); "
+            "it must hold log10 firing densities: re-download the file, or remove it to ingest "
+            "without densities"
+        )
+    return log10_density
+
+
+def load_sae_files(
+    folder: Path, cfg: SaeConfig, cfg_path: Path, weights_path: Path, sparsity_path: Path | None
+) -> LoadedSae:
+    """W_dec (and the sparsity) of SAELens-layout files whose cfg has been read."""
+    if not weights_path.is_file():
+        raise IngestInputError(f"{weights_path} is missing; an SAE folder needs its weights next to {CFG_FILE}")
+    W_dec = check_decoder(read_tensor(weights_path, "W_dec", (cfg.d_sae, cfg.d_out), cfg_path), weights_path)
+    log10_density = None
+    if sparsity_path is not None and sparsity_path.exists():
+        log10_density = check_density(read_tensor(sparsity_path, "sparsity", (cfg.d_sae,), cfg_path), sparsity_path)
+    return LoadedSae(
+        folder=folder, cfg=cfg, W_dec=W_dec, log10_density=log10_density, fingerprint=fingerprint(W_dec, log10_density)
+    )
 
 
 def load_sae_folder(folder: Path | str) -> LoadedSae:
@@ -188,30 +266,27 @@ def load_sae_folder(folder: Path | str) -> LoadedSae:
             f"SAE folder {folder} does not exist or is not a folder; pass a folder holding cfg.json and {WEIGHTS_FILE}"
         )
     cfg_path = folder / CFG_FILE
-    cfg = parse_cfg(cfg_path)
-    weights_path = folder / WEIGHTS_FILE
-    if not weights_path.is_file():
-        raise IngestInputError(f"{weights_path} is missing; an SAE folder needs its weights next to {CFG_FILE}")
-    W_dec = _read_tensor(weights_path, "W_dec", (cfg.d_sae, cfg.d_in), cfg_path)
-    bad = ~torch.isfinite(W_dec)
-    if bad.any():
-        rows = bad.any(dim=1).nonzero().flatten()[:5].tolist()
-        raise IngestInputError(
-            f"{weights_path}: W_dec has {int(bad.sum())} NaN or Inf values (features {rows}...); "
-            "the weights are corrupt, re-download or re-train them"
-        )
-    sparsity_path = folder / SPARSITY_FILE
-    log10_density = None
-    if sparsity_path.exists():
-        log10_density = _read_tensor(sparsity_path, "sparsity", (cfg.d_sae,), cfg_path)
-        bad = torch.isnan(log10_density) | (log10_density == float("inf"))
-        if bad.any():  # -inf is a feature that never fired; NaN and +inf are not densities
-            raise IngestInputError(
-                f"{sparsity_path}: sparsity has {int(bad.sum())} NaN or +Inf values (features "
-                f"{bad.nonzero().flatten()[:5].tolist()}...); "
-                "it must hold log10 firing densities: re-download the file, or remove it to ingest "
-                "without densities"
-            )
-    return LoadedSae(
-        folder=folder, cfg=cfg, W_dec=W_dec, log10_density=log10_density, fingerprint=_fingerprint(W_dec, log10_density)
-    )
+    return load_sae_files(folder, parse_cfg(cfg_path), cfg_path, folder / WEIGHTS_FILE, folder / SPARSITY_FILE)
+
+
+class SaeHandle(Protocol):
+    """Where the runner gets one SAE from: its cfg first (small), then its decoder."""
+
+    def config(self) -> SaeConfig: ...
+
+    def load(self) -> LoadedSae: ...
+
+
+@dataclass(frozen=True)
+class FolderSae:
+    """An SAE folder on disk in the SAELens layout."""
+
+    folder: Path
+
+    def config(self) -> SaeConfig:
+        if not self.folder.is_dir():
+            return load_sae_folder(self.folder).cfg  # raises the folder error
+        return parse_cfg(self.folder / CFG_FILE)
+
+    def load(self) -> LoadedSae:
+        return load_sae_folder(self.folder)

@@ -1,10 +1,10 @@
 -- name: saes
--- description: The SAEs in the catalog: layer, hook, width, Neuronpedia id, feature count and dead features.
+-- description: The SAEs in the catalog, in residual-stream order: layer, hook, hook kind and logit mapping, width, Neuronpedia id, feature count and dead features.
 -- param: model MODEL = NULL  only SAEs of this model
 -- param: limit INTEGER = 10000  most rows to return
-SELECT sae_id, release, model_name, hook_name, layer, d_in, d_sae, neuronpedia_id, has_sparsity,
+SELECT sae_id, release, model_name, hook_name, layer, hook_kind, logit_mapping, d_in, d_sae, neuronpedia_id, has_sparsity,
        n_features, n_dead, median_log10_density
 FROM sae_summary
 WHERE :model IS NULL OR model_name = :model
-ORDER BY model_name, layer, sae_id
+ORDER BY model_name, hook_position NULLS LAST, layer, sae_id
 LIMIT :limit

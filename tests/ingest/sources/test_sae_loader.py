@@ -139,3 +139,26 @@ def test_cfg_json_is_kept_verbatim(tmp_path, decoder):
     cfg = old_cfg(D_IN, D_SAE) | {"extra": [1, 2]}
     sae = load_sae_folder(write_sae_folder(tmp_path / "sae", decoder, cfg))
     assert json.loads(json.dumps(sae.cfg.raw)) == cfg
+
+
+def test_embedding_sae_sits_at_layer_0_before_every_block(tmp_path, decoder):
+    sae = load_sae_folder(write_sae_folder(tmp_path / "embed", decoder, new_cfg(D_IN, D_SAE, "hook_embed")))
+    assert (sae.cfg.layer, sae.cfg.hook.kind, sae.cfg.hook.position) == (0, "embed", 0)
+
+
+def test_transcoder_folder_reads_its_decoder_at_d_out(tmp_path):
+    W_dec = random_decoder(D_SAE, 10)
+    cfg = new_cfg(D_IN, D_SAE, "blocks.2.ln2.hook_normalized", under_metadata=True)
+    cfg["d_out"] = 10
+    cfg["metadata"]["hook_name_out"] = "blocks.2.hook_mlp_out"
+    sae = load_sae_folder(write_sae_folder(tmp_path / "tc", W_dec, cfg, weights={"W_dec": W_dec}))
+    assert (sae.cfg.hook.kind, sae.cfg.hook.layer, sae.cfg.d_out) == ("transcoder", 2, 10)
+    assert torch.equal(sae.W_dec, W_dec) and sae.logit_mapping == "W_dec @ W_U"
+
+
+def test_a_hook_outside_the_residual_stream_is_refused_naming_the_cfg(tmp_path, decoder):
+    folder = write_sae_folder(tmp_path / "q", decoder, new_cfg(D_IN, D_SAE, "blocks.1.attn.hook_q"))
+    with pytest.raises(
+        IngestInputError, match=r"cfg.json: hook 'blocks.1.attn.hook_q' is not one whose decoder writes"
+    ):
+        load_sae_folder(folder)
