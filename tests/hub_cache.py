@@ -5,22 +5,22 @@
 ``hf_hub_download`` under ``HF_HUB_OFFLINE=1`` finds them. The tiny models are Gemma-2- and
 Llama-shaped with a SentencePiece-style vocabulary (``▁`` marks a leading space).
 
-``sentencepiece_style_tokenizer`` is a minimal stand-in: ``tests/tokenizer_builders.py`` (another
-branch) has the shared ``sentencepiece_style_tokenizer(words)``; swap this one for it once merged.
+The tokenizer is ``tests.tokenizer_builders.sentencepiece_style_tokenizer``: Gemma-like, with
+specials, ``<unusedN>`` control tokens and byte fallback (``<0x0A>``).
 """
 
 from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import PreTrainedTokenizerFast
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
-SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>"]
 
 
 def repo_snapshot(hf_home: Path, repo_id: str) -> Path:
@@ -51,34 +51,14 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     return buffer.getvalue()
 
 
-def vocabulary_pieces(words: Sequence[str], n_filler: int) -> list[str]:
-    """Specials, then ``▁word`` for each word, then filler pieces ``▁w0``, ``▁w1``, ... up to the size."""
-    fillers = [f"▁w{i}" for i in range(n_filler)]
-    return SPECIALS + [f"▁{word}" for word in words] + fillers
-
-
-def sentencepiece_style_tokenizer(pieces: Sequence[str]):
-    """A fast tokenizer over ``pieces`` (WordLevel, Metaspace pre-tokenizer and decoder), with
-    ``<pad> <eos> <bos> <unk>`` at ids 0-3, as a Gemma/Llama SentencePiece vocabulary looks."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    backend = Tokenizer(models.WordLevel({piece: i for i, piece in enumerate(pieces)}, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
-    backend.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend, pad_token="<pad>", eos_token="<eos>", bos_token="<bos>", unk_token="<unk>"
-    )
-
-
-def write_tiny_gemma2(folder: Path, pieces: Sequence[str], seed: int = 0) -> Path:
+def write_tiny_gemma2(folder: Path, tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> Path:
     """A one-layer Gemma 2 with Gemma Scope 2B's widths (d_model 2304, 8 heads of 256), random
     seeded weights and a non-trivial final RMSNorm, saved with its tokenizer."""
     from transformers import Gemma2Config, Gemma2ForCausalLM
 
     torch.manual_seed(seed)
     config = Gemma2Config(
-        vocab_size=len(pieces),
+        vocab_size=len(tokenizer),
         hidden_size=2304,
         intermediate_size=32,
         num_hidden_layers=1,
@@ -96,17 +76,17 @@ def write_tiny_gemma2(folder: Path, pieces: Sequence[str], seed: int = 0) -> Pat
     with torch.no_grad():
         model.model.norm.weight.copy_(0.2 * torch.randn(config.hidden_size))
     model.save_pretrained(folder)
-    sentencepiece_style_tokenizer(pieces).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
     return folder
 
 
-def write_tiny_llama(folder: Path, pieces: Sequence[str], d_model: int = 64, seed: int = 1) -> Path:
+def write_tiny_llama(folder: Path, tokenizer: PreTrainedTokenizerFast, d_model: int = 64, seed: int = 1) -> Path:
     """A one-layer Llama (untied unembedding, RMSNorm) with a SentencePiece-style vocabulary."""
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
     config = LlamaConfig(
-        vocab_size=len(pieces),
+        vocab_size=len(tokenizer),
         hidden_size=d_model,
         intermediate_size=32,
         num_hidden_layers=1,
@@ -122,7 +102,7 @@ def write_tiny_llama(folder: Path, pieces: Sequence[str], d_model: int = 64, see
     with torch.no_grad():
         model.model.norm.weight.copy_(1.0 + 0.2 * torch.randn(d_model))
     model.save_pretrained(folder)
-    sentencepiece_style_tokenizer(pieces).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
     return folder
 
 

@@ -186,7 +186,7 @@ def _load_model(name_or_path: str, model_name: str | None, device: str, W_O_laye
             f"model {name_or_path}: the tokenizer has {len(vocab)} tokens but W_U has "
             f"{W_U.shape[1]} columns; the tokenizer does not belong to the model"
         )
-    vocab = Vocabulary(catalog_name, vocab.raw[: W_U.shape[1]], vocab.text[: W_U.shape[1]])
+    vocab = vocab.truncated(W_U.shape[1])
     fingerprint = hashlib.sha256(W_U.numpy().tobytes()).hexdigest()
     return LoadedModel(
         model_name=catalog_name,

@@ -25,11 +25,11 @@ from ingest.cli import main
 from tests.hub_cache import (
     folder_files,
     npz_bytes,
-    vocabulary_pieces,
     write_snapshot,
     write_tiny_gemma2,
     write_tiny_llama,
 )
+from tests.tokenizer_builders import sentencepiece_style_tokenizer
 
 D_SAE = 24
 GEMMA = "gemma-2-2b"
@@ -108,9 +108,10 @@ def planted_hub(tmp_path_factory: pytest.TempPathFactory) -> PlantedHub:
     root = tmp_path_factory.mktemp("hub")
     hf_home = root / "hf"
     words = [w for group in GROUPS.values() for w in group]
-    pieces = vocabulary_pieces(words, 600 - 4 - len(words))
-    gemma = write_tiny_gemma2(root / "gemma", pieces)
-    llama = write_tiny_llama(root / "llama", pieces, d_model=LLAMA_D_MODEL)
+    tokenizer = sentencepiece_style_tokenizer(words)
+    pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    gemma = write_tiny_gemma2(root / "gemma", tokenizer)
+    llama = write_tiny_llama(root / "llama", tokenizer, d_model=LLAMA_D_MODEL)
     write_snapshot(hf_home, "google/gemma-2-2b", folder_files(gemma))
     write_snapshot(hf_home, "meta-llama/Llama-3.1-8B", folder_files(llama))
     g_model = load_model(str(gemma), GEMMA, W_O_layers=[0])
@@ -153,7 +154,7 @@ def planted_hub(tmp_path_factory: pytest.TempPathFactory) -> PlantedHub:
     _write_v6_folder(folder_sae, W_dec["folder"])
     sets_file = root / "planted_sets.toml"
     sets_file.write_text(
-        "".join(f'[sets.planted_{kind}]\nregex = "^▁({"|".join(group)})$"\n\n' for kind, group in GROUPS.items())
+        "".join(f"[sets.planted_{kind}]\nwords = {json.dumps(list(group))}\n\n" for kind, group in GROUPS.items())
     )
     return PlantedHub(hf_home, sets_file, folder_sae, W_dec)
 

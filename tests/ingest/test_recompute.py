@@ -6,6 +6,7 @@ import numpy as np
 import scipy.stats
 
 from catalog.connect import open_read_only
+from catalog.schema import SCHEMA_VERSION
 from catalog.vectors import load_decoder, load_unembed
 from ingest.cli import main
 from tests.ingest.catalog_snapshot import snapshot
@@ -87,7 +88,7 @@ def test_a_v2_catalog_is_migrated_then_rescored_from_stored_vectors(demo_db, tmp
     shutil.copy(demo_db, db)
     _as_schema_v2(db)
     assert main(["migrate", "--db", str(db)]) == 0
-    assert "schema version 3" in capsys.readouterr().out
+    assert f"schema version {SCHEMA_VERSION}" in capsys.readouterr().out
     con = open_read_only(db)
     try:  # migrated: every row kept, the new columns NULL until rescored, the saved queries still run
         assert con.execute("SELECT count(*), count(p_calibrated) FROM enrichment").fetchall()[0][1] == 0

@@ -183,9 +183,9 @@ def check_library(library, vocab, path: Path) -> None:
         spec = specs["sets"][token_set.name]
         if "regex" in spec:
             pattern = re.compile(spec["regex"])
-            expected = [i for i, raw in enumerate(vocab.raw) if pattern.search(raw)]
+            expected = [i for i, marked in vocab.members() if pattern.search(marked)]
         else:
-            lookup = vocab.text_to_id
+            lookup = vocab.decoded_to_id
             expected = sorted({lookup[" " + w] for w in spec["words"] if " " + w in lookup})
         assert ids.tolist() == expected, token_set.name
 
