@@ -128,6 +128,7 @@ class RayExecutor:
     cluster ``ray.init`` already joined)."""
 
     def __init__(self, address: str | None, device: str, chunk_size: int | None, split_features: int | None) -> None:
+        require_ray()  # missing Ray is said before anything is loaded or written
         self.address = address
         self.device = device
         self.chunk_size = chunk_size
