@@ -27,7 +27,8 @@ class Fixture:
     reference: Path  # the catalog a local run wrote
 
     def config(self, db: Path, model: Path, **overrides) -> IngestConfig:
-        return IngestConfig(db=db, model=str(model), sae_dirs=list(self.folders), **(self.options | overrides))
+        values = {"db": db, "model": str(model), "sae_dirs": list(self.folders)} | self.options
+        return IngestConfig(**(values | overrides))
 
     def cli_args(self, db: Path, model: Path, *extra: str) -> list[str]:
         args = ["run", "--db", str(db), "--model", str(model), "--device", "cpu"]
