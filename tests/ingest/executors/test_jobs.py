@@ -19,6 +19,7 @@ from ingest.cli import main
 from ingest.config import IngestConfig
 from ingest.enrichment_stage import EnrichmentContext
 from ingest.errors import IngestInputError
+from ingest.executors import driver_config
 from ingest.executors.jobs import (
     SaeJob,
     analyse_range,
@@ -158,6 +159,18 @@ def test_without_ray_the_ray_executor_says_how_to_install_it(tmp_path, monkeypat
     with pytest.raises(IngestInputError, match=r"install it with pip install 'logit-lens-catalog\[ray\]'"):
         require_ray()
     assert not db.exists()
+
+
+def test_a_ray_driver_without_cuda_computes_its_own_part_on_its_best_device(tmp_path):
+    """The head of a GPU cluster often has no GPU: the workers get CUDA, the driver its best device."""
+    config = IngestConfig(db=tmp_path / "c.duckdb", executor="ray", device="cuda")
+    assert driver_config(config).device == ("cuda" if torch.cuda.is_available() else "auto")
+    assert config.device == "cuda"  # what the workers are asked for
+    local = IngestConfig(db=tmp_path / "c.duckdb", device="cuda")
+    assert driver_config(local) is local  # the local run computes here: CUDA absent stays an error
+    if not torch.cuda.is_available():
+        with pytest.raises(IngestInputError, match="--device cuda was asked for but torch sees no CUDA GPU"):
+            SaePipeline.from_config(driver_config(local))
 
 
 def test_the_local_run_never_imports_ray():

@@ -127,7 +127,8 @@ def test_a_corrupt_sae_fails_the_run_with_the_local_error_and_writes_nothing_of_
             folders.append(copy)
         corrupt_after_validation(monkeypatch, folders[1])
         db = tmp_path / f"{executor}.duckdb"
-        config = faults.config(db, tiny_gpt2, sae_dirs=folders, executor=executor)
+        # with Ray, each SAE is two range tasks and a merge: the failed range fails its SAE
+        config = faults.config(db, tiny_gpt2, sae_dirs=folders, executor=executor, split_features=128)
         with pytest.raises(IngestInputError) as error:
             IngestRunner(config).run()
         errors[executor] = str(error.value).replace(str(tmp_path / executor), "DIR")
