@@ -3,7 +3,7 @@
 One cluster per module (``ray.cluster_utils.Cluster``: a head and one more node, one CPU and a small
 object store each), stopped by the object that started it whatever happens. Against catalogs that
 a local run wrote (conftest):
-- the Ray run (SAEs split into feature-range tasks) writes the identical catalog;
+- the Ray run (token set enrichment on, SAEs split into feature-range tasks) writes the identical catalog;
 - a worker process killed in the middle of a task: the task is retried, the catalog is identical;
 - an SAE file corrupted after validation: the run fails with the local run's error, nothing of it written;
 - the driver (``python -m ingest run --executor ray --ray-address ...``) SIGKILLed mid-run: only
@@ -66,13 +66,14 @@ def running_task_pids(cluster: Cluster, task_name: str) -> list[int]:
     return pids
 
 
-def test_two_node_run_writes_the_local_runs_catalog(cluster, faults, tiny_gpt2, tmp_path):
+def test_two_node_run_writes_the_local_runs_catalog(cluster, enriched, tiny_gpt2, tmp_path):
     assert [node["Alive"] for node in ray.nodes()] == [True, True]
     db = tmp_path / "ray.duckdb"
-    # SAEs of 256 features split into ranges of 128: two range tasks and a merge task per SAE
-    summary = IngestRunner(faults.config(db, tiny_gpt2, executor="ray", split_features=128)).run()
-    assert sorted(summary.written) == sorted(f"local/{folder.name}" for folder in faults.folders)
-    assert differences(faults.reference, db) == []
+    # token set enrichment on; the 40- and 24-feature SAEs split into ranges of 16 features (and a
+    # merge task each, which computes the q-values over the whole SAE)
+    summary = IngestRunner(enriched.config(db, tiny_gpt2, executor="ray", split_features=16)).run()
+    assert sorted(summary.written) == ["local/blocks.0.hook_resid_pre", "local/blocks.1.hook_resid_pre"]
+    assert differences(enriched.reference, db) == []
 
 
 def test_a_worker_killed_mid_task_is_retried_and_the_catalog_is_identical(cluster, faults, tiny_gpt2, tmp_path):
