@@ -21,11 +21,14 @@ SAE_IDS     ?=
 SAE_DIRS    ?=
 MODEL       ?=
 DEVICE      ?= auto
+# Where SAEs are computed: local, or ray (RAY_ADDRESS: a cluster to join, e.g. auto; default: Ray on this machine).
+EXECUTOR    ?= local
+RAY_ADDRESS ?=
 FEATURES    ?= 24576
 BENCH_DB    ?= /tmp/llcat-bench.duckdb
 INGEST_ARGS ?=
 
-.PHONY: install browser demo demo-catalog ingest test lint bench app clean check-install
+.PHONY: install browser demo demo-catalog ingest test lint bench bench-ray app clean check-install
 
 install: $(VENV)/.installed
 
@@ -55,7 +58,7 @@ browser: install
 # Add SAEs to DB: a release (all SAEs, or SAE_IDS="id1 id2"), or local SAELens folders
 # (SAE_DIRS="dir1 dir2" with MODEL=hub-id-or-folder).
 ingest: install
-	$(BIN)/llcat-ingest run --db $(DB) --device $(DEVICE) \
+	$(BIN)/llcat-ingest run --db $(DB) --device $(DEVICE) --executor $(EXECUTOR) $(if $(filter ray,$(EXECUTOR)),$(if $(RAY_ADDRESS),--ray-address $(RAY_ADDRESS))) \
 	  $(if $(SAE_DIRS),$(foreach d,$(SAE_DIRS),--sae-dir $(d)) $(if $(MODEL),--model $(MODEL)),--release $(RELEASE) $(foreach s,$(SAE_IDS),--sae-id $(s)) $(if $(MODEL),--model $(MODEL))) \
 	  $(INGEST_ARGS)
 
@@ -76,6 +79,10 @@ bench: install
 	$(PY) -m benchmarks.ingest_layer --features $(FEATURES) --device $(DEVICE)
 	$(PY) -m benchmarks.queries --db $(BENCH_DB)
 	$(PY) -m benchmarks.pages --db $(BENCH_DB)
+
+# Ray with 1 and 2 workers on this machine, the writer's share, and the Gemma Scope projection (not in CI).
+bench-ray: install
+	$(PY) -m benchmarks.ray_scaling
 
 # Removes the virtualenv and test output; catalogs (*.duckdb) are yours and stay.
 clean:

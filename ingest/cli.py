@@ -25,7 +25,7 @@ from typing import Any
 
 from catalog.errors import CatalogError
 from catalog.paths import default_catalog
-from ingest.config import DEVICE_CHOICES, IngestConfig
+from ingest.config import DEFAULT_SPLIT_FEATURES, DEVICE_CHOICES, EXECUTOR_CHOICES, IngestConfig
 from ingest.errors import IngestInputError
 
 DB_HELP = "catalog file (default: $LLCAT_DB or catalog.duckdb)"
@@ -82,6 +82,32 @@ def _add_ingest(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-enrichment", action="store_true", help="skip token set enrichment")
 
 
+def _add_executor(parser: argparse.ArgumentParser) -> None:
+    """Where the SAEs are computed (ingest.executors); this process always writes the catalog."""
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTOR_CHOICES,
+        default="local",
+        help="local: this process computes the SAEs one by one (default); ray: Ray tasks across a cluster "
+        "(pip install 'logit-lens-catalog[ray]'), written by this process",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="the Ray cluster to run on (host:port, or auto for the one started on this machine with "
+        "`ray start`); default: start Ray here for this run",
+    )
+    parser.add_argument(
+        "--split-features",
+        type=int,
+        default=DEFAULT_SPLIT_FEATURES,
+        metavar="N",
+        help=f"with --executor ray, split an SAE wider than N features into tasks of about N features "
+        f"(default {DEFAULT_SPLIT_FEATURES})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llcat-ingest", description="Build a logit-lens SAE feature catalog in DuckDB."
@@ -131,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="release name recorded for --sae-dir SAEs (default local)",
     )
     _add_ingest(run)
+    _add_executor(run)
     demo = commands.add_parser(
         "demo",
         help="build the embedded demo catalog (no network needed)",
@@ -253,6 +280,9 @@ def _cmd_run(args: argparse.Namespace) -> None:
         sae_ids=args.sae_id,
         sae_dirs=args.sae_dir,
         release_name=args.release_name,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        split_features=args.split_features,
     )
     summary = IngestRunner(config).run()
     print(

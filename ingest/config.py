@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 ANALYSIS_VERSION = 2
 DEFAULT_CHUNK_SIZE = {"cpu": 128, "cuda": 2048}
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
+EXECUTOR_CHOICES = ("local", "ray")  # where SAEs are computed (ingest.executors); the driver always writes
+DEFAULT_SPLIT_FEATURES = 16384  # with Ray, wider SAEs are split into feature-range tasks of about this size
 
 
 @dataclass
@@ -43,6 +45,9 @@ class IngestConfig:
     null_holdout: int = 1024  # further directions (another seed) whose calibrated p are stored, as a check
     null_seed: int = 0
     drop_missing_sets: bool = False  # delete stored sets the current library cannot build (else: an error)
+    executor: str = "local"  # local | ray (ingest.executors)
+    ray_address: str | None = None  # a Ray cluster to join ("auto": the one started on this machine); None: start one
+    split_features: int | None = DEFAULT_SPLIT_FEATURES  # Ray: SAEs wider than this become feature-range tasks
 
     def __post_init__(self) -> None:
         self.validate()
@@ -60,10 +65,23 @@ class IngestConfig:
                 f"--null-directions {self.null_directions} must be a positive number of random "
                 "directions (the enrichment null); use --no-enrichment to skip enrichment"
             )
+        self._validate_executor()
         if self.null_holdout < 0:
             raise IngestInputError(
                 f"--null-holdout {self.null_holdout} must be zero (none) or a positive number of "
                 "held-out random directions"
+            )
+
+    def _validate_executor(self) -> None:
+        if self.executor not in EXECUTOR_CHOICES:
+            raise IngestInputError(f"--executor {self.executor!r} is not one of {', '.join(EXECUTOR_CHOICES)}")
+        if self.ray_address is not None and self.executor != "ray":
+            raise IngestInputError(
+                f"--ray-address {self.ray_address} needs --executor ray (the local run uses no cluster)"
+            )
+        if self.split_features is not None and self.split_features <= 0:
+            raise IngestInputError(
+                f"--split-features {self.split_features} must be a positive number of features per Ray task"
             )
 
     def resolve_chunk_size(self, device: torch.device) -> int:

@@ -14,12 +14,16 @@ import logging
 import shlex
 import time
 import uuid
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import torch
 from tqdm.auto import tqdm
 
 from catalog import store
@@ -28,6 +32,7 @@ from ingest import tables
 from ingest.config import ANALYSIS_VERSION, IngestConfig
 from ingest.enrichment_stage import build_token_sets
 from ingest.errors import IngestInputError
+from ingest.executors import SaeJob, driver_config, make_executor
 from ingest.pipeline import SaePipeline
 from ingest.set_consistency import check_stored_sets, drop_token_sets
 from ingest.sources.hub import require_hub
@@ -98,7 +103,9 @@ def _neuronpedia_id_from_cfg(sae: LoadedSae) -> str | None:
 class IngestRunner:
     def __init__(self, config: IngestConfig) -> None:
         self.config = config  # validated when it was made
-        self.pipeline = SaePipeline.from_config(config)  # resolves the device: CUDA asked for and absent fails here
+        # resolves the device: CUDA asked for and absent fails here (unless Ray workers have it)
+        self.pipeline = SaePipeline.from_config(driver_config(config))
+        self.executor = make_executor(config)  # where the SAEs are computed; this process writes them
         self.device = self.pipeline.device
         self.chunk_size = self.pipeline.chunk_size
 
@@ -146,8 +153,7 @@ class IngestRunner:
 
     def _load_checked(self, source: SaeSource, model: LoadedModel) -> LoadedSae:
         """The SAE's decoder rows mapped into the model's residual stream, checked against the model."""
-        sae = source.handle.load()
-        sae = to_residual(sae, model.W_O.get(sae.cfg.hook.layer), source.sae_id)
+        sae = load_source(source, model.W_O)
         if sae.W_dec.shape[1] != model.d_model:
             raise IngestInputError(
                 f"SAE {source.sae_id} ({sae.folder}) has d_in {sae.W_dec.shape[1]} but model {model.model_name!r} "
@@ -227,8 +233,7 @@ class IngestRunner:
             )
         # Validate every SAE (downloading a release's) before anything is written: a bad folder or a
         # failed download leaves the catalog as it was.
-        for source in sources:
-            self._load_checked(source, model)
+        jobs = self._plan_jobs(sources, model, summary)
         library = build_token_sets(model.vocab, cfg.token_sets_file) if cfg.enrichment else None
         to_drop = self._stored_sets_to_drop(model.model_name, library)
         with self.catalog() as con:
@@ -255,8 +260,8 @@ class IngestRunner:
                 started = time.perf_counter()
                 pipeline = pipeline.with_library(model.model_name, model.W_U, library, cfg, self._rescore_command())
                 summary.timings["token_sets_and_null_s"] = time.perf_counter() - started
-            for source in tqdm(sources, desc="SAEs", unit="sae"):
-                self._ingest_one(source, model, pipeline, summary)
+            for record, rows in self.executor.results(jobs, pipeline, model.W_U):
+                self._write_result(record, rows, pipeline, summary)
             status = "finished"
         finally:  # a run that failed before writing any SAE leaves a "failed" row (or no file at all, see run)
             try:
@@ -279,23 +284,45 @@ class IngestRunner:
             run_id=run_id,
         )
 
-    def _ingest_one(self, source: SaeSource, model: LoadedModel, pipeline: SaePipeline, summary: RunSummary) -> None:
-        started = time.perf_counter()
-        sae = self._load_checked(source, model)
+    def _plan_jobs(self, sources: list[SaeSource], model: LoadedModel, summary: RunSummary) -> list[SaeJob]:
+        """Validate every SAE and plan a job for each one the catalog does not hold from the same weights and
+        analysis version (all of them with ``force``); the others are skipped."""
+        jobs = []
+        for source in tqdm(sources, desc="validating SAEs", unit="sae", leave=False):
+            sae = self._load_checked(source, model)
+            if not self.config.force and self._is_current(source.sae_id, sae.fingerprint):
+                log.info(
+                    "%s: already in the catalog from the same weights and analysis version; skipped "
+                    "(--force redoes it)",
+                    source.sae_id,
+                )
+                summary.skipped.append(source.sae_id)
+                continue
+            record = sae_record(source, sae, model.model_name, summary.run_id)
+            W_O = {layer: W for layer, W in model.W_O.items() if layer == sae.cfg.hook.layer}  # hook_z SAEs' only
+            jobs.append(SaeJob(record, partial(load_source, source, W_O), sae.fingerprint))
+        return jobs
+
+    def _is_current(self, sae_id: str, fingerprint: str) -> bool:
+        if not Path(self.config.db).exists():
+            return False
         with self.catalog() as con:
-            current = store.sae_is_current(con, source.sae_id, sae.fingerprint, ANALYSIS_VERSION)
-        if current and not self.config.force:
-            log.info(
-                "%s: already in the catalog from the same weights and analysis version; skipped (--force redoes it)",
-                source.sae_id,
-            )
-            summary.skipped.append(source.sae_id)
-            return
-        record = sae_record(source, sae, model.model_name, summary.run_id)
-        pipeline.ingest(sae.W_dec, model.W_U, record, sae.log10_density, started)
-        summary.written.append(source.sae_id)
-        summary.timings[source.sae_id] = time.perf_counter() - started
-        log.info("%s: %d features written in %.1f s", source.sae_id, sae.cfg.d_sae, time.perf_counter() - started)
+            return store.sae_is_current(con, sae_id, fingerprint, ANALYSIS_VERSION)
+
+    def _write_result(
+        self, record: store.SaeRecord, rows: dict[str, pa.Table], pipeline: SaePipeline, summary: RunSummary
+    ) -> None:
+        """Commit one computed SAE in one transaction: this process is the catalog's only writer."""
+        started = time.perf_counter()
+        pipeline.write(record, rows)
+        written_s = time.perf_counter() - started
+        summary.written.append(record.sae_id)
+        summary.timings[record.sae_id] = record.seconds + written_s
+        summary.timings["write_s"] = summary.timings.get("write_s", 0.0) + written_s
+        summary.timings["rows_written"] = summary.timings.get("rows_written", 0) + sum(
+            t.num_rows for t in rows.values()
+        )
+        log.info("%s: %d features written in %.1f s", record.sae_id, record.d_sae, record.seconds + written_s)
 
 
 def sae_record(source: SaeSource, sae: LoadedSae, model_name: str, run_id: str) -> store.SaeRecord:
@@ -321,3 +348,10 @@ def sae_record(source: SaeSource, sae: LoadedSae, model_name: str, run_id: str) 
         run_id=run_id,
         seconds=0.0,
     )
+
+
+def load_source(source: SaeSource, W_O: Mapping[int, torch.Tensor]) -> LoadedSae:
+    """Load one SAE from its source (downloading a release's) with its decoder rows mapped into the
+    residual stream (``W_O`` by layer, for hook_z SAEs): the loader of validation and of every executor."""
+    sae = source.handle.load()
+    return to_residual(sae, W_O.get(sae.cfg.hook.layer), source.sae_id)

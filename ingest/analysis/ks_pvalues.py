@@ -119,12 +119,13 @@ def _log_two_smirnov(n: int, x: np.ndarray) -> np.ndarray:
     log_binom = _LOG_BINOM[n]
     x = np.asarray(x, dtype=np.float64)
     out = np.empty(x.shape)
-    order = np.argsort(-x)  # large x first: those batches need the fewest terms
     batch = max(1, (1 << 22) // (n + 1))
     for start in range(0, x.size, batch):
-        sel = order[start : start + batch]
+        sel = np.arange(start, min(start + batch, x.size))
         xs = x[sel][:, None]
-        j = np.arange(int(np.floor(n * (1 - xs.min()))) + 1, dtype=np.float64)[None, :]
+        # every row sums all n+1 terms (absent ones are exp(-inf) = 0): a row's rounding must not depend
+        # on which other x share its batch, or a p-value would depend on what this process computed before
+        j = np.arange(n + 1, dtype=np.float64)[None, :]
         a = xs + j / n
         rest = 1.0 - a
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -180,7 +181,10 @@ class _CellInterpolant:
         else:
             y = _log_two_smirnov(self.n, x.ravel())
             y = y if self.log_space else np.exp(y)
-        coeffs = y.reshape(x.shape) @ self.dct.T
+        # Each cell's coefficients are summed on their own, not by a matrix product whose blocking (and
+        # so whose rounding) depends on how many cells are built at once: a p-value must not depend on
+        # which p-values this process computed before (a split SAE, a re-run, a Ray worker).
+        coeffs = (y.reshape(x.shape)[:, None, :] * self.dct[None, :, :]).sum(axis=2)
         cells = np.concatenate([self.cells, new_cells])
         order = np.argsort(cells)
         self.cells, self.coeffs = cells[order], np.concatenate([self.coeffs, coeffs])[order]

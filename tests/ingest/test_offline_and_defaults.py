@@ -108,11 +108,11 @@ def test_a_run_that_fails_after_writing_the_model_removes_the_file_it_created(ti
     db = tmp_path / "new.duckdb"
     written = []
 
-    def crash(self, source, model, enrichment, summary):
+    def crash(self, record, rows, pipeline, summary):
         written.append(db.exists())  # the model and the run are in the file by now
         raise RuntimeError("analysis crashed")
 
-    monkeypatch.setattr(IngestRunner, "_ingest_one", crash)
+    monkeypatch.setattr(IngestRunner, "_write_result", crash)
     with pytest.raises(RuntimeError, match="analysis crashed"):
         IngestRunner(IngestConfig(db=db, model=str(tiny_gpt2), sae_dirs=[good], device="cpu", enrichment=False)).run()
     assert written == [True]
@@ -134,14 +134,14 @@ def test_a_failed_run_spares_a_new_file_that_another_run_wrote_to(tiny_gpt2, tmp
     db = tmp_path / "new.duckdb"
     config = IngestConfig(db=db, model=str(tiny_gpt2), sae_dirs=[first], device="cpu", enrichment=False)
     other_config = IngestConfig(db=db, model=str(tiny_gpt2), sae_dirs=[other], device="cpu", enrichment=False)
-    real_ingest_one = IngestRunner._ingest_one
+    real_write_result = IngestRunner._write_result
 
-    def another_run_then_crash(self, source, model, enrichment, summary):
-        monkeypatch.setattr(IngestRunner, "_ingest_one", real_ingest_one)
+    def another_run_then_crash(self, record, rows, pipeline, summary):
+        monkeypatch.setattr(IngestRunner, "_write_result", real_write_result)
         IngestRunner(other_config).run()  # e.g. a second ingest started on the same new path
         raise RuntimeError("analysis crashed")
 
-    monkeypatch.setattr(IngestRunner, "_ingest_one", another_run_then_crash)
+    monkeypatch.setattr(IngestRunner, "_write_result", another_run_then_crash)
     with pytest.raises(RuntimeError, match="analysis crashed"):
         IngestRunner(config).run()
     con = duckdb.connect(str(db), read_only=True)
