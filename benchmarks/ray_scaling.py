@@ -45,6 +45,7 @@ from ingest.executors.local import LocalExecutor
 from ingest.executors.ray_executor import WORKER_ENV
 from ingest.pipeline import SaePipeline
 from ingest.runner import SaeSource, load_source, sae_record
+from ingest.sources.sae import FolderSae
 from ingest.sources.vocabulary import gpt2_vocabulary
 from ingest.token_sets import build_library
 
@@ -62,7 +63,7 @@ def write_sae_folders(root: Path, n_saes: int, W_dec: torch.Tensor) -> list[SaeS
         (folder / "cfg.json").write_text(json.dumps(cfg))
         rows = W_dec[i * d_sae : (i + 1) * d_sae].contiguous()
         save_file({"W_dec": rows, "W_enc": rows.T.contiguous()}, str(folder / "sae_weights.safetensors"))
-        sources.append(SaeSource("bench", folder.name, None, (lambda f: lambda: f)(folder)))
+        sources.append(SaeSource("bench", folder.name, None, FolderSae(folder)))
     return sources
 
 

@@ -350,8 +350,8 @@ def sae_record(source: SaeSource, sae: LoadedSae, model_name: str, run_id: str) 
     )
 
 
-def load_source(source: SaeSource, W_O: Mapping[int, torch.Tensor]) -> LoadedSae:
+def load_source(source: SaeSource, W_O: Mapping[int, torch.Tensor] | None = None) -> LoadedSae:
     """Load one SAE from its source (downloading a release's) with its decoder rows mapped into the
     residual stream (``W_O`` by layer, for hook_z SAEs): the loader of validation and of every executor."""
     sae = source.handle.load()
-    return to_residual(sae, W_O.get(sae.cfg.hook.layer), source.sae_id)
+    return to_residual(sae, (W_O or {}).get(sae.cfg.hook.layer), source.sae_id)

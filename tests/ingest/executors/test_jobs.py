@@ -32,6 +32,7 @@ from ingest.executors.jobs import (
 from ingest.executors.ray_executor import require_ray
 from ingest.pipeline import SaePipeline
 from ingest.runner import SaeSource, load_source, sae_record
+from ingest.sources.sae import FolderSae
 from tests.builders import old_cfg, random_decoder, write_sae_folder
 from tests.ingest.executors.catalog_equality import column_bits
 
@@ -57,7 +58,7 @@ def setup(tmp_path_factory):
     folder = tmp_path_factory.mktemp("job") / "blocks.0.hook_resid_pre"
     decoder = random_decoder(D_SAE, D_MODEL, seed=3)
     write_sae_folder(folder, decoder, old_cfg(D_MODEL, D_SAE), torch.linspace(-10, -1, D_SAE))
-    source = SaeSource("local", folder.name, None, lambda: folder)
+    source = SaeSource("local", folder.name, None, FolderSae(folder))
     sae = load_source(source)
     job = SaeJob(sae_record(source, sae, "m", "run"), lambda: load_source(source), sae.fingerprint)
     return pipeline, W_U, job
@@ -109,7 +110,7 @@ def test_a_job_refuses_weights_other_than_those_validated(setup, tmp_path):
     pipeline, W_U, job = setup
     folder = write_sae_folder(tmp_path / "blocks.0.hook_resid_pre", random_decoder(D_SAE, D_MODEL, seed=4))
     changed = SaeJob(
-        job.record, lambda: load_source(SaeSource("local", folder.name, None, lambda: folder)), job.fingerprint
+        job.record, lambda: load_source(SaeSource("local", folder.name, None, FolderSae(folder))), job.fingerprint
     )
     with pytest.raises(IngestInputError) as error:
         compute_whole(changed, pipeline, W_U)
