@@ -216,15 +216,11 @@ def _tied_pairs(
     which = np.repeat(np.arange(tok.size), n_sets_of)
     within = np.arange(which.size) - np.repeat(np.cumsum(n_sets_of) - n_sets_of, n_sets_of)
     sets = index.token_sets[index.token_ptr[tok][which] + within]
-    # Branch-free lower_bound of q in each pair's sorted set slice of p, all pairs at once.
-    target, lo, n = q[which], index.starts[sets], index.walk_sizes[sets]
-    while n.size and n.max() > 0:
-        half = n // 2
-        mid = np.minimum(lo + half, p.size - 1)
-        right = (p[mid] < target) & (n > 0)
-        lo = np.where(right, lo + half + 1, lo)
-        n = np.where(right, n - half - 1, half)
-    return lo, (q_hi - q)[which], (q - q_lo)[which]
+    # p is sorted within each set and sets are laid out in order, so p + set * V is sorted: one
+    # vectorised binary search finds every (tied token, set) pair's place in p.
+    keys = np.add(p, index.key_offset_m, dtype=index.int_dtype)
+    pair = np.searchsorted(keys, (sets * V + q[which]).astype(index.int_dtype))
+    return pair, (q_hi - q)[which], (q - q_lo)[which]
 
 
 def _row_sides_numpy(x: np.ndarray, index: SetIndex) -> tuple[np.ndarray, np.ndarray]:

@@ -59,7 +59,8 @@ def moments(logits: torch.Tensor) -> Moments:
     One float64 copy is centred in place and one scratch buffer holds its powers in turn: at GPT-2
     scale the temporaries, not the arithmetic, are what costs.
     """
-    centred = logits.to(torch.float64)
+    # copy=True: float64 logits would otherwise be centred in place, under the caller's feet
+    centred = logits.to(torch.float64, copy=True)
     return finish_moments(*_central_sums(centred, torch.empty_like(centred)))
 
 
@@ -136,7 +137,7 @@ def histogram(logits: torch.Tensor, n_bins: int = N_HIST_BINS) -> Histogram:
     high = logits.amax(dim=1).to(torch.float64)
     width = (high - low) / n_bins
     safe_width = torch.where(width > 0, width, torch.ones_like(width))
-    bins = logits.to(torch.float64)
+    bins = logits.to(torch.float64, copy=True)  # binned in place: never the caller's float64 logits
     bins.sub_(low[:, None]).div_(safe_width[:, None]).floor_().clamp_(0, n_bins - 1)
     counts = torch.zeros(logits.shape[0], n_bins, dtype=torch.int32, device=logits.device)
     counts.scatter_add_(

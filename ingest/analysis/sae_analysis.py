@@ -14,10 +14,12 @@ Two ways through a chunk, with the same numbers bit for bit:
 from __future__ import annotations
 
 import os
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -54,6 +56,9 @@ class SaeAnalysis:
     bottom_values: np.ndarray
     enrichment_d: np.ndarray | None  # [d_sae, n_sets] float32
     enrichment_direction: np.ndarray | None  # [d_sae, n_sets] int8
+    # Where the time went, summed over chunks (wall seconds unless named _cpu): "matmul", "moments",
+    # "rows" (the CPU row stage, moments alongside), "rows_cpu" (its threads' CPU time), "generic".
+    seconds: Counter = field(default_factory=Counter)
 
 
 def _allocate(d_sae: int, top_k: int, n_sets: int | None) -> SaeAnalysis:
@@ -153,11 +158,13 @@ def _cpu_chunk(
     index: SetIndex | None = enrichment.index if isinstance(enrichment, SetScorer) else None
     x = logits.numpy()
     out = RowResults.allocate(x.shape[0], top_k, x.dtype, None if index is None else index.n_sets)
+    started = time.perf_counter()
     futures = analyse_rows(x, out, index, pool, n_threads)
     with _torch_threads(1):
         raw, cosine = blocked_moments(logits), blocked_moments(logits, inverse_norms)
-    for future in futures:
-        future.result()
+    result.seconds["moments"] += time.perf_counter() - started
+    result.seconds["rows_cpu"] += sum(future.result() for future in futures)
+    result.seconds["rows"] += time.perf_counter() - started
     if not out.finite.all():  # NaN or inf: the generic path says what it always said about them
         _generic_chunk(result, rows, logits, inverse_norms, top_k, enrichment)
         return
@@ -202,13 +209,17 @@ def analyze_sae(
     with torch.no_grad(), pool, tqdm(total=d_sae, desc=label, unit="feat", leave=False) as progress:
         for start in range(0, d_sae, chunk_size):
             rows = slice(start, min(start + chunk_size, d_sae))
+            started = time.perf_counter()
             decoder_chunk = W_dec[rows].to(device)
             logits = decoder_chunk @ W_U_device  # [chunk, d_vocab]
             result.columns["decoder_norm"][rows] = decoder_chunk.norm(dim=1).double().cpu().numpy()
+            result.seconds["matmul"] += time.perf_counter() - started
             if isinstance(pool, ThreadPoolExecutor) and logits.shape[0] >= 2 and logits.dtype in _ROW_DTYPES:
                 _cpu_chunk(result, rows, logits, inverse_norms, top_k, enrichment, pool, n_threads)
             else:
+                started = time.perf_counter()
                 _generic_chunk(result, rows, logits, inverse_norms, top_k, enrichment)
+                result.seconds["generic"] += time.perf_counter() - started
             progress.update(rows.stop - rows.start)
     return result
 
