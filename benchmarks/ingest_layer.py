@@ -25,7 +25,7 @@ import os
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,7 +57,7 @@ TARGET_GPT2_LAYER_SECONDS = 45.0  # a whole 24,576-feature GPT-2 layer on the 2-
 TARGET_SPEEDUP = 30.0
 
 
-def _context(index: SetIndex, n_null: int) -> EnrichmentContext:
+def _context(index: SetIndex, n_null: int) -> _TimedContext:
     # The null's cost is paid once per model, not per layer; a flat null keeps the p-value code in the timing.
     null_sorted = np.sort(np.random.default_rng(0).uniform(0, 0.05, size=(len(index.set_sizes), n_null)), axis=1)
     return _TimedContext(
@@ -73,7 +73,7 @@ def _context(index: SetIndex, n_null: int) -> EnrichmentContext:
 class _TimedContext(EnrichmentContext):
     """The enrichment context, timing its p-values and q-values."""
 
-    clock: Counter = field(default_factory=Counter)
+    clock: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def significance(self, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         started = time.perf_counter()
@@ -86,13 +86,14 @@ class _TimedContext(EnrichmentContext):
 class _TimedPipeline(SaePipeline):
     """SaePipeline with its two stages timed; ``ingest`` (the users' path) is inherited unchanged."""
 
-    clock: Counter = field(default_factory=Counter)
+    clock: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def analyse(self, W_dec: torch.Tensor, W_U: torch.Tensor, label: str = "features") -> SaeAnalysis:
         started = time.perf_counter()
         analysis = super().analyse(W_dec, W_U, label)
         self.clock["analyse"] += time.perf_counter() - started
-        self.clock.update({f"analyse.{name}": value for name, value in analysis.seconds.items()})
+        for name, value in analysis.seconds.items():
+            self.clock[f"analyse.{name}"] += value
         return analysis
 
     def tables(
@@ -212,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _print_breakdown(clock: Counter, seconds: float) -> None:
+def _print_breakdown(clock: defaultdict[str, float], seconds: float) -> None:
     analyse, tables = clock["analyse"], clock["tables"]
     significance = clock["significance"]
     parts = [
@@ -288,7 +289,7 @@ def run(args: argparse.Namespace) -> int:
         seconds = end_to_end(W_dec, W_U, pipeline)
         cpu = cpu_seconds() - cpu_before
         rss = peak_rss_gib()
-    clock = pipeline.clock + context.clock
+    clock = defaultdict(float, pipeline.clock | context.clock)
     print(
         f"end to end:       {seconds:8.1f} s  {n_features / seconds:10.1f} features/s  "
         f"(CPU {cpu:.1f} s over {torch.get_num_threads()} threads)"

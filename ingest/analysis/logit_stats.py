@@ -121,7 +121,7 @@ def blocked_moments(logits: torch.Tensor, scale: torch.Tensor | None = None, blo
     for start, stop in row_blocks(n_rows, block_rows):
         n = stop - start
         block = logits[start:stop]
-        if scaled is not None:
+        if scaled is not None and scale is not None:
             block = torch.mul(block, scale, out=scaled[:n])
         values = centred[:n]
         values.copy_(block)

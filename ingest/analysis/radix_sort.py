@@ -21,7 +21,10 @@ import sys
 import numpy as np
 
 DIGIT_BITS = 16
-_UNSIGNED = {4: (np.int32, np.uint32), 8: (np.int64, np.uint64)}
+_UNSIGNED: dict[int, tuple[type[np.signedinteger], type[np.unsignedinteger]]] = {
+    4: (np.int32, np.uint32),
+    8: (np.int64, np.uint64),
+}
 
 
 def sortable_keys(x: np.ndarray) -> np.ndarray:
@@ -30,7 +33,7 @@ def sortable_keys(x: np.ndarray) -> np.ndarray:
         raise ValueError(f"sortable_keys takes float32 or float64 rows, got {x.dtype}")
     signed, unsigned = _UNSIGNED[x.dtype.itemsize]
     bits = np.ascontiguousarray(x).view(unsigned)
-    sign_bit = unsigned(1) << unsigned(8 * x.dtype.itemsize - 1)
+    sign_bit = unsigned(1 << (8 * x.dtype.itemsize - 1))
     # arithmetic shift: all ones for a negative float, zero otherwise; then always flip the sign bit
     flip = (bits.view(signed) >> (8 * x.dtype.itemsize - 1)).view(unsigned) | sign_bit
     return bits ^ flip

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -58,7 +58,7 @@ class SaeAnalysis:
     enrichment_direction: np.ndarray | None  # [d_sae, n_sets] int8
     # Where the time went, summed over chunks (wall seconds unless named _cpu): "matmul", "moments",
     # "rows" (the CPU row stage, moments alongside), "rows_cpu" (its threads' CPU time), "generic".
-    seconds: Counter = field(default_factory=Counter)
+    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
 def _allocate(d_sae: int, top_k: int, n_sets: int | None) -> SaeAnalysis:
