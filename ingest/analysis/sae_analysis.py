@@ -26,6 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ingest.analysis.enrichment import SetIndex, SetScorer, finish_sides
+from ingest.analysis.logit_product import LogitProduct
 from ingest.analysis.logit_stats import (
     N_HIST_BINS,
     blocked_moments,
@@ -204,6 +205,7 @@ def analyze_sae(
     # W_dec @ (W_U / ||W_U[:, t]||) scales column t of W_dec @ W_U by 1/||W_U[:, t]||: no second product.
     inverse_norms = inverse_token_norms(W_U_device)[None, :]
     on_cpu = device.type == "cpu"
+    product = LogitProduct(W_U_device)
     n_threads = n_threads or torch.get_num_threads() or os.cpu_count() or 1
     pool = ThreadPoolExecutor(n_threads, thread_name_prefix="rows") if on_cpu else nullcontext()
     with torch.no_grad(), pool, tqdm(total=d_sae, desc=label, unit="feat", leave=False) as progress:
@@ -211,7 +213,7 @@ def analyze_sae(
             rows = slice(start, min(start + chunk_size, d_sae))
             started = time.perf_counter()
             decoder_chunk = W_dec[rows].to(device)
-            logits = decoder_chunk @ W_U_device  # [chunk, d_vocab]
+            logits = product(decoder_chunk)  # [chunk, d_vocab]
             result.columns["decoder_norm"][rows] = decoder_chunk.norm(dim=1).double().cpu().numpy()
             result.seconds["matmul"] += time.perf_counter() - started
             if isinstance(pool, ThreadPoolExecutor) and logits.shape[0] >= 2 and logits.dtype in _ROW_DTYPES:
