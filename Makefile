@@ -75,8 +75,11 @@ lint: install
 check-install: install
 	bash scripts/check_install.sh $(VENV)
 
+# A Gemma-2-2b-shaped layer (d_model 2304, 256,000 tokens) at GEMMA_FEATURES of its 16,384 features, projected.
+GEMMA_FEATURES ?= 1024
 bench: install
 	$(PY) -m benchmarks.ingest_layer --features $(FEATURES) --device $(DEVICE)
+	$(PY) -m benchmarks.ingest_layer --shape gemma --features $(GEMMA_FEATURES) --device $(DEVICE)
 	$(PY) -m benchmarks.queries --db $(BENCH_DB)
 	$(PY) -m benchmarks.pages --db $(BENCH_DB)
 

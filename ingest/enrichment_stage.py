@@ -33,7 +33,7 @@ from catalog.token_set_store import (
     write_null,
     write_null_fit,
 )
-from ingest.analysis.enrichment import SetIndex, enrichment_scores, ks_p_values
+from ingest.analysis.enrichment import SetIndex, SetScorer, enrichment_scores, ks_p_values
 from ingest.analysis.null import (
     TailFit,
     benjamini_hochberg,
@@ -63,8 +63,10 @@ class EnrichmentContext:
     def n_sets(self) -> int:
         return len(self.set_ids)
 
-    def score(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return enrichment_scores(logits, self.index)
+    @property
+    def score(self) -> SetScorer:
+        """logits [n, V] -> (d, direction); a SetScorer, so that analyze_sae scores each row from its one sort."""
+        return SetScorer(self.index)
 
     def significance(self, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """d [d_sae, n_sets] -> (p_value, p_null, p_calibrated, q_value), each [d_sae, n_sets]."""

@@ -59,15 +59,27 @@ def moments(logits: torch.Tensor) -> Moments:
     One float64 copy is centred in place and one scratch buffer holds its powers in turn: at GPT-2
     scale the temporaries, not the arithmetic, are what costs.
     """
-    centred = logits.to(torch.float64)
+    # copy=True: float64 logits would otherwise be centred in place, under the caller's feet
+    centred = logits.to(torch.float64, copy=True)
+    return finish_moments(*_central_sums(centred, torch.empty_like(centred)))
+
+
+def _central_sums(centred: torch.Tensor, power: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """centred [n, V] float64 (the values; centred in place), power [n, V] scratch -> the row means of
+    x, (x - mean)^2, (x - mean)^3 and (x - mean)^4, each [n]."""
     mean = centred.mean(dim=1)
     centred.sub_(mean[:, None])
-    power = centred.square()
+    torch.square(centred, out=power)
     variance = power.mean(dim=1)
     power.mul_(centred)
     third = power.mean(dim=1)
     power.mul_(centred)
     fourth = power.mean(dim=1)
+    return mean, variance, third, fourth
+
+
+def finish_moments(mean: torch.Tensor, variance: torch.Tensor, third: torch.Tensor, fourth: torch.Tensor) -> Moments:
+    """The row means of x and of (x - mean)^2, ^3, ^4 ([n] float64 each) -> mean, std, skewness, kurtosis."""
     std = variance.sqrt()
     # A constant row (a zero decoder vector) has no shape: report skew 0 and kurtosis 0 rather than NaN.
     has_spread = variance > 0
@@ -77,6 +89,47 @@ def moments(logits: torch.Tensor) -> Moments:
     return Moments(mean=mean, std=std, skewness=skewness, kurtosis=kurtosis)
 
 
+def row_blocks(n_rows: int, block_rows: int) -> list[tuple[int, int]]:
+    """[start, stop) blocks of about block_rows rows covering n_rows, none of them a single row unless n_rows is 1.
+
+    Why never one row: torch reduces a [n >= 2, V] tensor row by row (each row summed whole by one
+    thread, so a row's sum does not depend on the block it sits in), but a single row's sum is split
+    across threads, which rounds differently.
+    """
+    block_rows = max(2, block_rows)
+    stops = list(range(block_rows, n_rows, block_rows)) + [n_rows]
+    if len(stops) > 1 and stops[-1] - stops[-2] == 1:
+        del stops[-2]  # a last block of one row joins the one before
+    return list(zip([0, *stops[:-1]], stops, strict=True))
+
+
+def blocked_moments(logits: torch.Tensor, scale: torch.Tensor | None = None, block_rows: int = 8) -> Moments:
+    """`moments(logits * scale)` (scale [1, V] or None) bit for bit, a few rows at a time.
+
+    Same operations on the same values as `moments`, but on blocks of rows through two scratch
+    buffers allocated once: the float64 temporaries of a whole GPT-2 chunk (2 x 51 MB, freshly
+    page-faulted at every call) cost five times the arithmetic; a block's stay in cache.
+    """
+    n_rows, d_vocab = logits.shape
+    if n_rows < 2:
+        return moments(logits if scale is None else logits * scale)
+    rows = min(n_rows, max(2, block_rows) + 1)  # a block may hold one row more (row_blocks)
+    centred = torch.empty(rows, d_vocab, dtype=torch.float64, device=logits.device)
+    power = torch.empty_like(centred)
+    scaled = None if scale is None else torch.empty(rows, d_vocab, dtype=logits.dtype, device=logits.device)
+    sums = torch.empty(4, n_rows, dtype=torch.float64, device=logits.device)
+    for start, stop in row_blocks(n_rows, block_rows):
+        n = stop - start
+        block = logits[start:stop]
+        if scaled is not None and scale is not None:
+            block = torch.mul(block, scale, out=scaled[:n])
+        values = centred[:n]
+        values.copy_(block)
+        for i, column in enumerate(_central_sums(values, power[:n])):
+            sums[i, start:stop] = column
+    return finish_moments(*sums)
+
+
 def histogram(logits: torch.Tensor, n_bins: int = N_HIST_BINS) -> Histogram:
     """Equal-width bins from each row's minimum to its maximum (numpy.histogram's rule: the maximum falls in
     the last bin)."""
@@ -84,7 +137,7 @@ def histogram(logits: torch.Tensor, n_bins: int = N_HIST_BINS) -> Histogram:
     high = logits.amax(dim=1).to(torch.float64)
     width = (high - low) / n_bins
     safe_width = torch.where(width > 0, width, torch.ones_like(width))
-    bins = logits.to(torch.float64)
+    bins = logits.to(torch.float64, copy=True)  # binned in place: never the caller's float64 logits
     bins.sub_(low[:, None]).div_(safe_width[:, None]).floor_().clamp_(0, n_bins - 1)
     counts = torch.zeros(logits.shape[0], n_bins, dtype=torch.int32, device=logits.device)
     counts.scatter_add_(
