@@ -25,7 +25,7 @@ FEATURES    ?= 24576
 BENCH_DB    ?= /tmp/llcat-bench.duckdb
 INGEST_ARGS ?=
 
-.PHONY: install browser demo demo-catalog ingest test lint bench app clean check-install
+.PHONY: install browser demo demo-catalog ingest test lint bench bench-scale app clean check-install
 
 install: $(VENV)/.installed
 
@@ -76,6 +76,14 @@ bench: install
 	$(PY) -m benchmarks.ingest_layer --features $(FEATURES) --device $(DEVICE)
 	$(PY) -m benchmarks.queries --db $(BENCH_DB)
 	$(PY) -m benchmarks.pages --db $(BENCH_DB)
+
+# Storage per feature and query latency on a Gemma-Scope-sized synthetic catalog (not CI): builds
+# SCALE_DB once (52 SAEs, 2.13 M features; ~25 min and ~6 GB here), then measures it. SCALE_ARGS="--saes 4
+# --features-per-sae 4096" builds a quick fraction instead (use another SCALE_DB).
+SCALE_DB    ?= /tmp/llcat-scale.duckdb
+SCALE_ARGS  ?=
+bench-scale: install
+	$(PY) -m benchmarks.scale --db $(SCALE_DB) --all-pairs-saes 2 $(SCALE_ARGS)
 
 # Removes the virtualenv and test output; catalogs (*.duckdb) are yours and stay.
 clean:

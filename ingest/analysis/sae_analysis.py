@@ -16,6 +16,8 @@ from ingest.analysis.logit_stats import N_HIST_BINS, extremes, histogram, invers
 
 # enrichment(logits [C, V]) -> (d [C, n_sets], direction [C, n_sets])
 EnrichmentFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+# logit_observer(first_feature, logits [C, V]): sees every chunk's logits (issue 12: the reverse token index)
+LogitObserver = Callable[[int, torch.Tensor], None]
 MOMENT_NAMES = ("mean", "std", "skewness", "kurtosis")
 
 
@@ -64,6 +66,7 @@ def analyze_sae(
     enrichment: EnrichmentFn | None = None,
     n_sets: int | None = None,
     label: str = "features",
+    logit_observer: LogitObserver | None = None,
 ) -> SaeAnalysis:
     """W_dec [d_sae, d_model], W_U [d_model, d_vocab] -> per-feature statistics (see module doc)."""
     d_sae = W_dec.shape[0]
@@ -77,6 +80,8 @@ def analyze_sae(
             rows = slice(start, min(start + chunk_size, d_sae))
             decoder_chunk = W_dec[rows].to(device)
             logits = decoder_chunk @ W_U_device  # [chunk, d_vocab]
+            if logit_observer is not None:  # issue 12: the reverse token index folds each chunk's logits
+                logit_observer(start, logits)
             _store_moments(result, rows, "", logits)
             _store_moments(result, rows, "cos_", logits * inverse_norms)
             result.columns["decoder_norm"][rows] = decoder_chunk.norm(dim=1).double().cpu().numpy()
