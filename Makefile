@@ -28,7 +28,7 @@ FEATURES    ?= 24576
 BENCH_DB    ?= /tmp/llcat-bench.duckdb
 INGEST_ARGS ?=
 
-.PHONY: install browser demo demo-catalog ingest test lint bench bench-ray app clean check-install
+.PHONY: install browser demo demo-catalog ingest test lint bench bench-ray bench-scale app clean check-install
 
 install: $(VENV)/.installed
 
@@ -86,6 +86,14 @@ bench: install
 # Ray with 1 and 2 workers on this machine, the writer's share, and the Gemma Scope projection (not in CI).
 bench-ray: install
 	$(PY) -m benchmarks.ray_scaling
+
+# Storage per feature and query latency on a Gemma-Scope-sized synthetic catalog (not CI): builds
+# SCALE_DB once (52 SAEs, 2.13 M features; ~25 min and ~6 GB here), then measures it. SCALE_ARGS="--saes 4
+# --features-per-sae 4096" builds a quick fraction instead (use another SCALE_DB).
+SCALE_DB    ?= /tmp/llcat-scale.duckdb
+SCALE_ARGS  ?=
+bench-scale: install
+	$(PY) -m benchmarks.scale --db $(SCALE_DB) --all-pairs-saes 2 $(SCALE_ARGS)
 
 # Removes the virtualenv and test output; catalogs (*.duckdb) are yours and stay.
 clean:

@@ -32,7 +32,7 @@ from tests.synthetic_catalog import (
     build_bench_catalog,
 )
 
-VECTOR_QUERIES = {"features_promoting_token", "decoder_neighbours", "feature_logits"}
+VECTOR_QUERIES = {"features_promoting_token_exact", "decoder_neighbours", "feature_logits"}
 EXPORT_QUERIES = {"neuronpedia_features"}  # every feature of the catalog at once: timed, without a target
 VECTOR_TARGET_S, FILTER_TARGET_S = 1.0, 0.1
 
@@ -66,6 +66,7 @@ def bench_params(shape: BenchShape) -> dict[str, dict]:
         "top_features_for_set": {"token_set": "boys_names"},
         "enriched_a_not_b": {"set_a": "boys_names", "set_b": "girls_names"},
         "features_promoting_token": {"token": " Paris"},
+        "features_promoting_token_exact": {"token": " Paris"},
         "decoder_neighbours": {"sae": sae, "feature": feature},
         "feature_logits": {"sae": sae, "feature": feature, "token_set": "boys_names"},
         "feature_card": {"sae": sae, "feature": feature},

@@ -139,12 +139,26 @@ class Catalog:
             "feature_enrichment", sae=sae, feature=feature, direction=direction, min_size=min_size, limit=limit
         )
 
-    # -- exact vector queries --------------------------------------------------------------
     def features_promoting_token(
+        self,
+        token: str,
+        model: str | None = None,
+        layer: int | None = None,
+        direction: Literal["top", "bottom"] = "top",
+        limit: int = 50,
+    ) -> QueryResult:
+        """Features that most promote (or suppress) ``token`` across SAEs, from the reverse token index
+        (each SAE's ``token_index_k`` first are exact; ``index_rank`` counts them)."""
+        return self.run(
+            "features_promoting_token", token=token, model=model, layer=layer, direction=direction, limit=limit
+        )
+
+    # -- exact vector queries --------------------------------------------------------------
+    def features_promoting_token_exact(
         self, token: str, model: str | None = None, layer: int | None = None, limit: int = 50
     ) -> QueryResult:
-        """Features whose decoder most promotes ``token`` (exact W_dec . W_U[:, token]), any layer."""
-        return self.run("features_promoting_token", token=token, model=model, layer=layer, limit=limit)
+        """Features whose decoder most promotes ``token`` (exact W_dec . W_U[:, token] over every stored vector)."""
+        return self.run("features_promoting_token_exact", token=token, model=model, layer=layer, limit=limit)
 
     def decoder_neighbours(self, sae: str, feature: int, scope: Scope = "model", limit: int = 50) -> QueryResult:
         """Features with the most similar decoder directions (cosine), in the SAE, layer or model."""

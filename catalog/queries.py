@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from catalog.connect import reading
@@ -224,7 +225,11 @@ def run_query(
     limit = row_limit(values, query.name)
     with reading(db_path) as con:
         check_params(con, query.name, query.params, values, Path(db_path))
-        frame = con.execute(query.sql, {**values, "limit": limit + 1}).df()
+        try:
+            frame = con.execute(query.sql, {**values, "limit": limit + 1}).df()
+        except duckdb.InvalidInputException as error:
+            # a query's own error('...') (e.g. an SAE stored without decoder vectors): the user's message
+            raise CatalogError(f"query {query.name}: {str(error).removeprefix('Invalid Input Error: ')}") from None
     return QueryResult.from_rows(frame, limit, query.name, values, time.perf_counter() - started)
 
 

@@ -19,7 +19,11 @@ import pyarrow as pa
 from catalog.errors import CatalogError
 
 # Tables keyed by sae_id that make up one SAE's analysis, in the order they are written.
-SAE_TABLES = ("features", "decoder", "feature_tokens", "enrichment")
+SAE_TABLES = ("features", "decoder", "feature_tokens", "enrichment", "token_features", "enrichment_dropped")
+
+# How an SAE's decoder vectors and enrichment pairs are stored (saes.decoder_storage, saes.enrichment_storage).
+DECODER_STORAGE = ("float32", "int16", "none")
+ENRICHMENT_STORAGE = ("all", "compact")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,13 @@ class SaeRecord:
     hook_kind: str | None = None  # embed, resid_pre, attn_z, ... (ingest/sources/hooks.py)
     logit_mapping: str | None = None  # e.g. 'W_dec @ W_U'
     hook_position: int | None = None  # sort key within the model
+    # schema v5: how the rows were stored (the defaults are what every catalog before v5 holds)
+    decoder_storage: str = "float32"
+    enrichment_storage: str = "all"
+    enrichment_top_sets: int | None = None
+    enrichment_top_features: int | None = None
+    enrichment_max_q: float | None = None
+    token_index_k: int = 0
 
 
 @dataclass(frozen=True)
@@ -144,11 +155,42 @@ def write_sae(con: duckdb.DuckDBPyConnection, record: SaeRecord, tables: Mapping
                 insert_rows(con, table_name, tables[table_name], {"sae_id": record.sae_id})
 
 
-def write_enrichment(con: duckdb.DuckDBPyConnection, sae_id: str, rows: pa.Table) -> None:
-    """Replace one SAE's enrichment rows (after the token set library changed), atomically."""
+def write_enrichment(
+    con: duckdb.DuckDBPyConnection, sae_id: str, rows: pa.Table, dropped: pa.Table | None = None
+) -> None:
+    """Replace one SAE's enrichment rows (after the token set library changed), atomically; ``dropped``
+    are a compact SAE's `enrichment_dropped` rows."""
     with transaction(con):
-        con.execute("DELETE FROM enrichment WHERE sae_id = $sae_id", {"sae_id": sae_id})
+        for table_name in ("enrichment", "enrichment_dropped"):
+            con.execute(f"DELETE FROM {table_name} WHERE sae_id = $sae_id", {"sae_id": sae_id})
         insert_rows(con, "enrichment", rows, {"sae_id": sae_id})
+        if dropped is not None:
+            insert_rows(con, "enrichment_dropped", dropped, {"sae_id": sae_id})
+
+
+@dataclass(frozen=True)
+class SaeStorage:
+    """How one stored SAE's rows were written (the schema v5 columns of `saes`)."""
+
+    decoder_storage: str
+    enrichment_storage: str
+    enrichment_top_sets: int | None
+    enrichment_top_features: int | None
+    enrichment_max_q: float | None
+    token_index_k: int
+
+
+def sae_storage(con: duckdb.DuckDBPyConnection, sae_id: str) -> SaeStorage:
+    """The storage modes ``sae_id`` was written with (an error naming the stored SAEs when it is absent)."""
+    row = con.execute(
+        "SELECT coalesce(decoder_storage, 'float32'), coalesce(enrichment_storage, 'all'), enrichment_top_sets,"
+        " enrichment_top_features, enrichment_max_q, coalesce(token_index_k, 0) FROM saes WHERE sae_id = $sae_id",
+        {"sae_id": sae_id},
+    ).fetchone()
+    if row is None:
+        known = [r[0] for r in con.execute("SELECT sae_id FROM saes ORDER BY 1").fetchall()]
+        raise CatalogError(f"SAE {sae_id!r} is not in the catalog; SAEs there: {known or 'none'}")
+    return SaeStorage(*row)
 
 
 def delete_sae_rows(con: duckdb.DuckDBPyConnection, sae_id: str) -> None:

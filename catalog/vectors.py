@@ -51,8 +51,35 @@ def load_unembed(con: duckdb.DuckDBPyConnection, model_name: str) -> np.ndarray:
     )
 
 
+def decoder_storage(con: duckdb.DuckDBPyConnection, sae_id: str) -> str | None:
+    """How ``sae_id``'s decoder vectors are stored ('float32', 'int16', 'none'); None when the SAE is absent."""
+    row = con.execute(
+        "SELECT coalesce(decoder_storage, 'float32') FROM saes WHERE sae_id = $sae_id", {"sae_id": sae_id}
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
 def load_decoder(con: duckdb.DuckDBPyConnection, sae_id: str) -> np.ndarray:
-    """[d_sae, d_in] float32: row f is W_dec[f]."""
+    """[d_sae, d_in] float32: row f is W_dec[f] (from int16 storage: ``vec_i16 * vec_scale``).
+
+    An SAE ingested with ``--decoder-storage none`` has no vectors: a clear error says so and how to
+    get them (re-ingest with vectors), rather than an empty matrix.
+    """
+    storage = decoder_storage(con, sae_id)
+    if storage == "none":
+        raise CatalogError(
+            f"SAE {sae_id!r} was ingested with --decoder-storage none, so the catalog holds no decoder vectors "
+            "for it (needed to rescore its enrichment or rank by exact vectors); re-ingest it with "
+            "`llcat-ingest run --force --decoder-storage float32` (or int16)"
+        )
+    if storage == "int16":
+        table = _arrow(
+            con, "SELECT vec_i16, vec_scale FROM decoder WHERE sae_id = $key ORDER BY feature", {"key": sae_id}
+        )
+        quantised = table.column("vec_i16").combine_chunks()
+        flat = np.asarray(quantised.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
+        scale = np.asarray(table.column("vec_scale").to_numpy(), dtype=np.float32)
+        return flat.reshape(len(quantised), -1) * scale[:, None]
     return _load(
         con,
         "SELECT vec FROM decoder WHERE sae_id = $key ORDER BY feature",

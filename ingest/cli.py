@@ -80,6 +80,55 @@ def _add_ingest(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--force", action="store_true", help="recompute SAEs already in the catalog")
     parser.add_argument("--no-enrichment", action="store_true", help="skip token set enrichment")
+    _add_storage(parser)
+
+
+def _add_storage(parser: argparse.ArgumentParser) -> None:
+    """How each SAE's rows are stored (issue 12): recorded per SAE in the catalog's `saes` table."""
+    parser.add_argument(
+        "--decoder-storage",
+        choices=("float32", "int16", "none"),
+        default="float32",
+        help="decoder vectors: float32 (exact; rescore and vector queries reproduce ingest), int16 (half the "
+        "bytes, scaled per vector), none (no decoder neighbours, exact vector queries or rescore for these "
+        "SAEs) (default float32)",
+    )
+    parser.add_argument(
+        "--enrichment-storage",
+        choices=("all", "compact"),
+        default="all",
+        help="enrichment rows: every feature x set pair, or compact: each feature's top sets, each set's top "
+        "features and every pair with q <= --enrichment-max-q (default all)",
+    )
+    parser.add_argument(
+        "--enrichment-top-sets",
+        type=int,
+        default=3,
+        metavar="N",
+        help="compact: sets kept per feature, direction and size class (default 3)",
+    )
+    parser.add_argument(
+        "--enrichment-top-features",
+        type=int,
+        default=100,
+        metavar="N",
+        help="compact: features kept per set and direction in each SAE (default 100)",
+    )
+    parser.add_argument(
+        "--enrichment-max-q",
+        type=float,
+        default=0.05,
+        metavar="Q",
+        help="compact: keep every pair with q_value at most Q as well (default 0.05)",
+    )
+    parser.add_argument(
+        "--token-index-k",
+        type=int,
+        default=2,
+        metavar="K",
+        help="reverse token index: the K most promoting and most suppressing features of every token, per SAE; "
+        "0 for none (default 2)",
+    )
 
 
 def _add_executor(parser: argparse.ArgumentParser) -> None:
@@ -266,7 +315,19 @@ def _scoring_config(args: argparse.Namespace, **values: Any) -> IngestConfig:
 
 
 def _ingest_config(args: argparse.Namespace, **values: Any) -> IngestConfig:
-    return _scoring_config(args, top_k=args.top_k, force=args.force, enrichment=not args.no_enrichment, **values)
+    return _scoring_config(
+        args,
+        top_k=args.top_k,
+        force=args.force,
+        enrichment=not args.no_enrichment,
+        decoder_storage=args.decoder_storage,
+        enrichment_storage=args.enrichment_storage,
+        enrichment_top_sets=args.enrichment_top_sets,
+        enrichment_top_features=args.enrichment_top_features,
+        enrichment_max_q=args.enrichment_max_q,
+        token_index_k=args.token_index_k,
+        **values,
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> None:

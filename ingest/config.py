@@ -48,6 +48,15 @@ class IngestConfig:
     executor: str = "local"  # local | ray (ingest.executors)
     ray_address: str | None = None  # a Ray cluster to join ("auto": the one started on this machine); None: start one
     split_features: int | None = DEFAULT_SPLIT_FEATURES  # Ray: SAEs wider than this become feature-range tasks
+    # Storage modes (issue 12; recorded per SAE in `saes`). Decoder vectors: float32 (exact: rescore and
+    # every vector query reproduce ingest's numbers), int16 (half the bytes, per-vector scale), none.
+    decoder_storage: str = "float32"
+    # Enrichment: every feature x set pair ('all'), or only the pairs the queries and pages rank ('compact').
+    enrichment_storage: str = "all"
+    enrichment_top_sets: int = 3  # compact: sets kept per feature, direction and size class
+    enrichment_top_features: int = 100  # compact: features kept per set and direction
+    enrichment_max_q: float = 0.05  # compact: every pair with q_value at most this is kept as well
+    token_index_k: int = 2  # features per token and direction in the reverse token index (0: none)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -71,6 +80,7 @@ class IngestConfig:
                 f"--null-holdout {self.null_holdout} must be zero (none) or a positive number of "
                 "held-out random directions"
             )
+        self._validate_storage()
 
     def _validate_executor(self) -> None:
         if self.executor not in EXECUTOR_CHOICES:
@@ -82,6 +92,34 @@ class IngestConfig:
         if self.split_features is not None and self.split_features <= 0:
             raise IngestInputError(
                 f"--split-features {self.split_features} must be a positive number of features per Ray task"
+            )
+
+    def _validate_storage(self) -> None:
+        from catalog.store import DECODER_STORAGE, ENRICHMENT_STORAGE
+
+        if self.decoder_storage not in DECODER_STORAGE:
+            raise IngestInputError(
+                f"--decoder-storage {self.decoder_storage!r} is not one of {', '.join(DECODER_STORAGE)}"
+            )
+        if self.enrichment_storage not in ENRICHMENT_STORAGE:
+            raise IngestInputError(
+                f"--enrichment-storage {self.enrichment_storage!r} is not one of {', '.join(ENRICHMENT_STORAGE)}"
+            )
+        for option, value in (
+            ("--enrichment-top-sets", self.enrichment_top_sets),
+            ("--enrichment-top-features", self.enrichment_top_features),
+        ):
+            if value <= 0:
+                raise IngestInputError(f"{option} {value} must be a positive number (pairs kept in compact mode)")
+        if not 0 <= self.enrichment_max_q <= 1:
+            raise IngestInputError(
+                f"--enrichment-max-q {self.enrichment_max_q} must be a q-value between 0 and 1 "
+                "(0 keeps no pair for its significance alone)"
+            )
+        if self.token_index_k < 0:
+            raise IngestInputError(
+                f"--token-index-k {self.token_index_k} must be zero (no reverse token index) or a positive "
+                "number of features per token"
             )
 
     def resolve_chunk_size(self, device: torch.device) -> int:

@@ -78,7 +78,13 @@ CREATE TABLE IF NOT EXISTS saes (
     -- SAEs stored before schema 4 (then hook_name tells).
     hook_kind           VARCHAR,             -- embed, resid_pre, attn_out, attn_z, resid_mid, mlp_out, transcoder, resid_post
     logit_mapping       VARCHAR,             -- the map applied, e.g. 'W_dec @ W_U', 'W_dec reshaped [d_sae, 8, 256] · W_O[all heads] @ W_U'
-    hook_position       BIGINT               -- sort key within the model: embed 0, then 1 + 5 × layer + (pre 0, attention 1, mid 2, MLP 3, post 4)
+    hook_position       BIGINT,              -- sort key within the model: embed 0, then 1 + 5 × layer + (pre 0, attention 1, mid 2, MLP 3, post 4)
+    decoder_storage     VARCHAR DEFAULT 'float32', -- schema v5: 'float32' | 'int16' | 'none' (decoder.vec / vec_i16 / no rows)
+    enrichment_storage  VARCHAR DEFAULT 'all',     -- schema v5: 'all' (every feature x set) | 'compact' (the kept pairs below)
+    enrichment_top_sets INTEGER,             -- schema v5, compact: sets kept per feature, direction and size class (size < 5 or not)
+    enrichment_top_features INTEGER,         -- schema v5, compact: features kept per set and direction
+    enrichment_max_q    DOUBLE,              -- schema v5, compact: every pair with q_value <= this is kept too
+    token_index_k       INTEGER DEFAULT 0 -- schema v5: features per token and direction in token_features (0: none)
 );
 
 -- Moments over the vocabulary of W_dec[f] @ W_U (population form; kurtosis is not excess: Gaussian = 3),
@@ -103,10 +109,15 @@ CREATE TABLE IF NOT EXISTS features (
     PRIMARY KEY (sae_id, feature)
 );
 
+-- saes.decoder_storage says which column holds an SAE's vectors: 'float32' fills vec; 'int16' fills
+-- vec_i16 and vec_scale (W_dec[feature] ~= vec_i16 * vec_scale, half the bytes; the decoder_dot and
+-- decoder_vec macros of views.sql read either); 'none' writes no rows.
 CREATE TABLE IF NOT EXISTS decoder (
-    sae_id  VARCHAR NOT NULL,
-    feature INTEGER NOT NULL,
-    vec     FLOAT[] NOT NULL,            -- W_dec[feature], as stored in the SAE (not normalised)
+    sae_id    VARCHAR NOT NULL,
+    feature   INTEGER NOT NULL,
+    vec       FLOAT[],                   -- W_dec[feature], as stored in the SAE (not normalised); NULL when int16 (schema v5)
+    vec_i16   SMALLINT[],                -- schema v5: round(W_dec[feature] / vec_scale), |values| <= 32767
+    vec_scale FLOAT,                     -- schema v5: max |W_dec[feature]| / 32767
     PRIMARY KEY (sae_id, feature)
 );
 
@@ -177,4 +188,27 @@ CREATE TABLE IF NOT EXISTS enrichment (
     p_calibrated DOUBLE                  -- schema v3: p_null extended by the null's tail fit; NULL until rescored
     -- unique on (sae_id, feature, set_id); no index (tens of millions of rows); each SAE's rows are
     -- written sorted by (set_id, feature), so that a filter on set_id skips other sets' blocks
+);
+
+-- Reverse token index (schema v5): per SAE and token, the token_index_k features with the largest
+-- ('top', most promoting) and smallest ('bottom', most suppressing) logit weight W_dec[f] . W_U[:, t],
+-- rank 0 most extreme. Written at ingest from the [features x V] logits already in memory, sorted by
+-- token_id within the SAE so that a lookup of one token reads one block per SAE.
+CREATE TABLE IF NOT EXISTS token_features (
+    sae_id    VARCHAR NOT NULL,
+    token_id  INTEGER NOT NULL,
+    direction VARCHAR NOT NULL,          -- 'top' (promoting) or 'bottom' (suppressing)
+    rank      INTEGER NOT NULL,
+    feature   INTEGER NOT NULL,
+    value     FLOAT NOT NULL             -- the logit weight
+);
+
+-- Compact enrichment (schema v5): for each SAE stored with enrichment_storage = 'compact' and each set,
+-- the largest d among the (feature, set) pairs that were not kept: a pair absent from enrichment has
+-- d <= d_dropped_max. enriched_a_not_b uses it as the bound for an absent set-B pair.
+CREATE TABLE IF NOT EXISTS enrichment_dropped (
+    sae_id        VARCHAR NOT NULL,
+    set_id        INTEGER NOT NULL,
+    n_dropped     INTEGER NOT NULL,      -- pairs of this set not kept
+    d_dropped_max FLOAT                  -- NULL when none was dropped
 );

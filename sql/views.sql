@@ -8,7 +8,7 @@
 
 -- Bump views_version whenever a view or macro here changes: a writer then replaces them, and a reader
 -- whose catalog holds an older version (or none) re-creates every one as TEMP for its connection.
-CREATE OR REPLACE VIEW catalog_views_version AS SELECT 4 AS views_version;
+CREATE OR REPLACE VIEW catalog_views_version AS SELECT 5 AS views_version;
 
 -- A feature's Neuronpedia page (docs/architecture.md, "Neuronpedia"): https://neuronpedia.org/{model}/{source}/{index},
 -- where saes.neuronpedia_id is '{model}/{source}'; NULL when the SAE has no Neuronpedia id.
@@ -16,11 +16,21 @@ CREATE OR REPLACE VIEW catalog_views_version AS SELECT 4 AS views_version;
 CREATE OR REPLACE MACRO neuronpedia_url(neuronpedia_id, feature) AS
     'https://neuronpedia.org/' || neuronpedia_id || '/' || CAST(feature AS VARCHAR);
 
+-- A stored decoder vector as FLOAT[] and its dot product with a FLOAT[] probe, whichever way it was
+-- stored (saes.decoder_storage): float32 in vec, or int16 in vec_i16 with vec_scale (schema v5). The dot
+-- product multiplies by the scale once per vector rather than once per element.
+CREATE OR REPLACE MACRO decoder_vec(vec, vec_i16, vec_scale) AS
+    coalesce(vec, list_transform(vec_i16, lambda x: (x * vec_scale)::FLOAT));
+CREATE OR REPLACE MACRO decoder_dot(vec, vec_i16, vec_scale, probe) AS
+    CASE WHEN vec IS NOT NULL THEN list_inner_product(vec, probe)
+         ELSE list_inner_product(vec_i16::FLOAT[], probe) * vec_scale END;
+
 -- One row per SAE: where it sits (hook_position orders a model's SAEs: embed, then each block's resid_pre,
 -- attention, resid_mid, MLP, resid_post), its Neuronpedia id, and how many of its features are dead.
 CREATE OR REPLACE VIEW sae_summary AS
 SELECT s.sae_id, s.release, s.sae_name, s.model_name, s.hook_name, s.layer, s.d_in, s.d_sae,
        s.neuronpedia_id, s.has_sparsity, s.hook_kind, s.logit_mapping, s.hook_position,
+       s.decoder_storage, s.enrichment_storage, s.token_index_k,
        count(f.feature) AS n_features,
        count(*) FILTER (WHERE f.is_dead) AS n_dead,
        median(f.log10_density) AS median_log10_density

@@ -236,6 +236,30 @@ def _enrichment_table(shape: BenchShape, set_ids: np.ndarray, rng: np.random.Gen
     )
 
 
+TOKEN_INDEX_K = 4
+
+
+def _token_features_table(shape: BenchShape, rng: np.random.Generator) -> pa.Table:
+    """A reverse token index (token_features) of TOKEN_INDEX_K random features per token and direction,
+    values in rank order, sorted by token as ingest writes it."""
+    k, v = TOKEN_INDEX_K, shape.d_vocab
+    values = np.sort(rng.uniform(0.3, 1.5, (v, k)), axis=1)[:, ::-1].astype(np.float32)
+    parts = []
+    for direction, sign in (("top", 1.0), ("bottom", -1.0)):
+        parts.append(
+            pa.table(
+                {
+                    "token_id": np.repeat(np.arange(v, dtype=np.int32), k),
+                    "direction": pa.array([direction] * (v * k)),
+                    "rank": np.tile(np.arange(k, dtype=np.int32), v),
+                    "feature": rng.integers(0, shape.d_sae, v * k).astype(np.int32),
+                    "value": (sign * values).reshape(-1),
+                }
+            )
+        )
+    return pa.concat_tables(parts).sort_by([("token_id", "ascending"), ("direction", "descending")])
+
+
 def write_sae(
     con: duckdb.DuckDBPyConnection,
     shape: BenchShape,
@@ -250,13 +274,14 @@ def write_sae(
         "decoder": pa.table({"feature": np.arange(shape.d_sae, dtype=np.int32), "vec": _vectors(decoder)}),
         "feature_tokens": _feature_tokens_table(shape, rng),
         "enrichment": _enrichment_table(shape, set_ids, rng),
+        "token_features": _token_features_table(shape, rng),
     }
     with transaction(con):
         con.execute(
             "INSERT INTO saes (sae_id, release, sae_name, hook_name, layer, model_name, d_in, d_sae, neuronpedia_id,"
-            " source, weights_fingerprint, analysis_version, has_sparsity, cfg_json, run_id)"
+            " source, weights_fingerprint, analysis_version, has_sparsity, cfg_json, run_id, token_index_k)"
             " VALUES ($sae_id, $release, $name, $hook, $layer, $model, $d_in, $d_sae, $np,"
-            " 'synthetic', 'synthetic', 1, true, '{}', 'bench')",
+            f" 'synthetic', 'synthetic', 1, true, '{{}}', 'bench', {TOKEN_INDEX_K})",
             {
                 "sae_id": sae_id,
                 "release": RELEASE,

@@ -80,6 +80,11 @@ def token_search(db: Path) -> None:
         db, "features_promoting_token", token=token["token"], model=token["model_name"], limit=PROMOTERS
     ).frame
     st.subheader(f"Features promoting {token['token']!r} most")
+    st.caption(
+        "From the reverse token index written at ingest: each SAE's most promoting features for this token "
+        "(`token_index_k` per SAE, listed by the `saes` query); `features_promoting_token_exact` in the SQL "
+        "page ranks every stored decoder vector instead."
+    )
     st.dataframe(
         state.with_open_links(promoters),
         hide_index=True,

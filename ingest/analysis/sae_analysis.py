@@ -39,6 +39,8 @@ from ingest.analysis.row_stage import RowResults, analyse_rows
 
 # enrichment(logits [C, V]) -> (d [C, n_sets], direction [C, n_sets])
 EnrichmentFn = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+# logit_observer(first_feature, logits [C, V]): sees every chunk's logits (issue 12: the reverse token index)
+LogitObserver = Callable[[int, torch.Tensor], None]
 MOMENT_NAMES = ("mean", "std", "skewness", "kurtosis")
 _ROW_DTYPES = (torch.float32, torch.float64)  # what the numpy row stage sorts
 
@@ -194,6 +196,7 @@ def analyze_sae(
     n_sets: int | None = None,
     label: str = "features",
     n_threads: int | None = None,
+    logit_observer: LogitObserver | None = None,
 ) -> SaeAnalysis:
     """W_dec [d_sae, d_model], W_U [d_model, d_vocab] -> per-feature statistics (see module doc).
 
@@ -216,6 +219,8 @@ def analyze_sae(
             logits = product(decoder_chunk)  # [chunk, d_vocab]
             result.columns["decoder_norm"][rows] = decoder_chunk.norm(dim=1).double().cpu().numpy()
             result.seconds["matmul"] += time.perf_counter() - started
+            if logit_observer is not None:  # the reverse token index folds each chunk's logits
+                logit_observer(start, logits)
             if isinstance(pool, ThreadPoolExecutor) and logits.shape[0] >= 2 and logits.dtype in _ROW_DTYPES:
                 _cpu_chunk(result, rows, logits, inverse_norms, top_k, enrichment, pool, n_threads)
             else:

@@ -20,10 +20,11 @@ result is bit-identical to the unsplit one (tests check it).
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +32,7 @@ import torch
 
 from catalog import store
 from ingest.analysis.sae_analysis import SaeAnalysis
+from ingest.analysis.token_index import TokenFeatureIndex
 from ingest.config import DEFAULT_CHUNK_SIZE
 from ingest.errors import IngestInputError
 from ingest.pipeline import SaePipeline
@@ -64,6 +66,7 @@ class RangeAnalysis:
     start: int
     stop: int
     analysis: SaeAnalysis
+    index: TokenFeatureIndex | None  # the reverse token index of these features
     seconds: float
 
 
@@ -90,8 +93,9 @@ def analyse_range(job: SaeJob, start: int, stop: int, pipeline: SaePipeline, W_U
     """Load one SAE and analyse its features ``[start, stop)`` (no tables: they need the whole SAE)."""
     started = time.perf_counter()
     sae = load_validated(job)
-    analysis = pipeline.analyse(sae.W_dec[start:stop], W_U, label=f"{job.record.sae_name}[{start}:{stop}]")
-    return RangeAnalysis(start, stop, analysis, time.perf_counter() - started)
+    label = f"{job.record.sae_name}[{start}:{stop}]"
+    analysis, index = pipeline.analyse_range(sae.W_dec[start:stop], W_U, start, label=label)
+    return RangeAnalysis(start, stop, analysis, index, time.perf_counter() - started)
 
 
 def finish_split(job: SaeJob, pipeline: SaePipeline, parts: list[RangeAnalysis]) -> SaeResult:
@@ -99,9 +103,20 @@ def finish_split(job: SaeJob, pipeline: SaePipeline, parts: list[RangeAnalysis])
     started = time.perf_counter()
     sae = load_validated(job)  # the decoder rows and the density go into the tables
     merged = merge_analyses(parts, job.d_sae)
-    rows = pipeline.tables(merged, sae.W_dec, sae.log10_density)
+    index = merge_token_indexes(parts)
     seconds = sum(part.seconds for part in parts) + time.perf_counter() - started
-    return replace(job.record, seconds=seconds), rows
+    return pipeline.finish(job.record, merged, index, sae.W_dec, sae.log10_density, seconds)
+
+
+def merge_token_indexes(parts: list[RangeAnalysis]) -> TokenFeatureIndex | None:
+    """The ranges' reverse token indexes as one (None when the pipeline keeps none)."""
+    indexes = [part.index for part in sorted(parts, key=lambda part: part.start) if part.index is not None]
+    if not indexes:
+        return None
+    merged = copy.deepcopy(indexes[0])
+    for index in indexes[1:]:
+        merged.merge(index)
+    return merged
 
 
 def merge_analyses(parts: list[RangeAnalysis], d_sae: int) -> SaeAnalysis:

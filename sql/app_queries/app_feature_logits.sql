@@ -5,7 +5,7 @@
 -- param: token_set TOKEN_SET = NULL  mark membership of this set in column in_set (NULL when not given)
 -- param: limit INTEGER = 1000000  most rows to return (the default covers any vocabulary)
 WITH probe AS (
-    SELECT d.vec, s.model_name
+    SELECT decoder_vec(d.vec, d.vec_i16, d.vec_scale) AS vec, s.model_name
     FROM decoder AS d
     JOIN saes AS s ON s.sae_id = d.sae_id
     WHERE d.sae_id = :sae AND d.feature = :feature

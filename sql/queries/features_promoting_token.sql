@@ -1,29 +1,30 @@
 -- name: features_promoting_token
--- description: Features whose decoder direction most promotes one token, in any layer: the exact logit weight W_dec[f] . W_U[:, token] computed from the stored decoder and unembedding, not from top-k lists.
+-- description: Features that most promote (direction 'top') or most suppress ('bottom') one token, across every SAE of its model, from the reverse token index written at ingest: each SAE keeps its token_index_k most extreme features per token, so the first token_index_k rows of each SAE are exact (index_rank counts them); features_promoting_token_exact ranks every stored decoder vector instead.
 -- param: token TOKEN  the token's decoded text, leading space included, e.g. ' Paris'
 -- param: model MODEL = NULL  the model whose vocabulary holds the token (needed only when several do)
 -- param: layer LAYER = NULL  only SAEs at this layer (default: every SAE of the model)
+-- param: direction CHOICE(top|bottom) = 'top'  'top': the most promoting features; 'bottom': the most suppressing
 -- param: limit INTEGER = 50  most rows to return
 WITH target AS (
     -- One row per token id with that text (normally one).
-    SELECT u.model_name, u.token_id, t.token, u.vec
-    FROM unembed AS u
-    JOIN tokens AS t ON t.model_name = u.model_name AND t.token_id = u.token_id
-    WHERE t.token = :token AND (:model IS NULL OR u.model_name = :model)
-), weights AS (
-    -- The filter keeps only SAEs of the token's model (vectors of one width), before any product.
-    SELECT d.sae_id, d.feature, tg.token_id, tg.token, list_inner_product(d.vec, tg.vec) AS logit_weight
-    FROM decoder AS d
-    CROSS JOIN target AS tg
-    WHERE d.sae_id IN (SELECT sae_id FROM saes
-                       WHERE model_name IN (SELECT model_name FROM target)
-                         AND (:layer IS NULL OR layer = :layer))
-    ORDER BY logit_weight DESC, d.sae_id, d.feature, tg.token_id
+    SELECT t.model_name, t.token_id, t.token
+    FROM tokens AS t
+    WHERE t.token = :token AND (:model IS NULL OR t.model_name = :model)
+), hits AS (
+    -- token_features is sorted by token_id within each SAE: the filter reads one block per SAE.
+    SELECT tf.sae_id, tf.feature, tf.token_id, tg.token, tf.value AS logit_weight, tf.rank AS index_rank
+    FROM token_features AS tf
+    JOIN target AS tg ON tg.token_id = tf.token_id
+    JOIN saes AS s ON s.sae_id = tf.sae_id AND s.model_name = tg.model_name
+    WHERE tf.token_id IN (SELECT token_id FROM target)
+      AND tf.direction = :direction
+      AND (:layer IS NULL OR s.layer = :layer)
+    ORDER BY CASE WHEN :direction = 'top' THEN -tf.value ELSE tf.value END, tf.sae_id, tf.feature, tf.token_id
     LIMIT :limit
 )
-SELECT w.sae_id, fs.layer, w.feature, w.token_id, w.token, w.logit_weight::DOUBLE AS logit_weight,
-       (w.logit_weight - fs.mean) / fs.std AS z_score,
+SELECT h.sae_id, fs.layer, h.feature, h.token_id, h.token, h.logit_weight::DOUBLE AS logit_weight,
+       (h.logit_weight - fs.mean) / fs.std AS z_score, h.index_rank,
        fs.skewness, fs.kurtosis, fs.neuronpedia_url
-FROM weights AS w
-JOIN feature_stats AS fs ON fs.sae_id = w.sae_id AND fs.feature = w.feature
-ORDER BY w.logit_weight DESC, w.sae_id, w.feature, w.token_id
+FROM hits AS h
+JOIN feature_stats AS fs ON fs.sae_id = h.sae_id AND fs.feature = h.feature
+ORDER BY CASE WHEN :direction = 'top' THEN -h.logit_weight ELSE h.logit_weight END, h.sae_id, h.feature, h.token_id

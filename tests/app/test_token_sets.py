@@ -45,7 +45,12 @@ def test_token_search_lists_sets_and_the_features_promoting_it(run_page, tables)
     promoters = frame_with(at, "open", "logit_weight", "z_score")
     decoder = tables("SELECT sae_id, feature, vec FROM decoder")
     unembed = np.asarray(tables(f"SELECT vec FROM unembed WHERE token_id = {token_id}")["vec"].item())
-    weights = decoder.assign(w=np.stack(decoder["vec"].to_numpy()) @ unembed).nlargest(20, "w")
+    # the page reads the reverse token index: each SAE's token_index_k most promoting features, merged
+    k = dict(tables("SELECT sae_id, token_index_k FROM saes").itertuples(index=False))
+    weights = decoder.assign(w=np.stack(decoder["vec"].to_numpy()) @ unembed)
+    weights = weights.sort_values("w", ascending=False)
+    rank_in_sae = weights.groupby("sae_id").cumcount()
+    weights = weights[rank_in_sae < weights["sae_id"].map(k)].nlargest(20, "w")
     assert list(zip(promoters["sae_id"], promoters["feature"], strict=True)) == list(
         zip(weights["sae_id"], weights["feature"], strict=True)
     )

@@ -59,7 +59,7 @@ def test_truncation_is_reported_and_a_larger_limit_lifts_it(cat):
 
 
 def test_features_promoting_a_token_exactly(cat, tables):
-    result = cat.features_promoting_token(" Paris", limit=10)
+    result = cat.features_promoting_token_exact(" Paris", limit=10)
     u = np.asarray(tables["unembed"].set_index("token_id").loc[PARIS_TOKEN_ID, "vec"], dtype=np.float64)
     weights = np.stack(tables["decoder"]["vec"].to_numpy()).astype(np.float64) @ u
     best = np.argsort(-weights)[:10]

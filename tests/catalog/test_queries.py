@@ -255,9 +255,9 @@ def _check_top_n(result_keys, result_values, all_keys, all_values, n, rtol=1e-5,
     assert max(left_out) <= min(result_values) + atol + rtol * abs(min(result_values))
 
 
-def test_features_promoting_token_matches_numpy(demo_db, base):
+def test_features_promoting_token_exact_matches_numpy(demo_db, base):
     token_id = int(base["tokens"].loc[base["tokens"]["token"] == " Paris", "token_id"].iloc[0])
-    result = run_query(demo_db, "features_promoting_token", {"token": " Paris"}, limit=20)
+    result = run_query(demo_db, "features_promoting_token_exact", {"token": " Paris"}, limit=20)
     weights = base["W_dec"] @ base["W_U"][token_id]
     keys = list(zip(base["decoder_keys"]["sae_id"], base["decoder_keys"]["feature"]))
     _check_top_n(
@@ -274,8 +274,8 @@ def test_features_promoting_token_matches_numpy(demo_db, base):
         assert row.z_score == pytest.approx((row.logit_weight - mean) / std, rel=1e-9)
 
 
-def test_features_promoting_token_in_one_layer(demo_db, base):
-    result = run_query(demo_db, "features_promoting_token", {"token": " Paris", "layer": 0}, limit=5)
+def test_features_promoting_token_exact_in_one_layer(demo_db, base):
+    result = run_query(demo_db, "features_promoting_token_exact", {"token": " Paris", "layer": 0}, limit=5)
     assert set(result.frame["sae_id"]) == {SAE0}
 
 
