@@ -18,6 +18,8 @@ BASE_TABLES = (
     "token_set_members",
     "enrichment_null",
     "enrichment",
+    "enrichment_dropped",
+    "token_features",
 )
 
 

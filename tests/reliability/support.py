@@ -15,11 +15,11 @@ from pathlib import Path
 
 import duckdb
 
+from catalog.store import SAE_TABLES
 from tests.builders import old_cfg, random_decoder, write_sae_folder
 
 REPO = Path(__file__).resolve().parents[2]
 D_MODEL = 32
-SAE_TABLES = ("features", "decoder", "feature_tokens", "enrichment")
 
 # One snapshot of every SAE: its row counts in each table.
 SAE_COUNTS_SQL = """

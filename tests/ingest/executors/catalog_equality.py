@@ -31,7 +31,7 @@ def column_bits(array: pa.Array) -> list[np.ndarray]:
             pc.list_value_length(array).fill_null(-1).to_numpy(zero_copy_only=False),
             *column_bits(array.flatten()),
         ]
-    values = array.to_numpy(zero_copy_only=False)
+    values = array.drop_null().to_numpy(zero_copy_only=False)  # the null mask above says where nulls are
     if pa.types.is_floating(array.type):
         width = {2: np.uint16, 4: np.uint32, 8: np.uint64}[values.dtype.itemsize]
         return [*parts, np.ascontiguousarray(values).view(width)]

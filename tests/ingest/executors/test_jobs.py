@@ -80,9 +80,13 @@ def test_split_sae_is_bit_identical_to_unsplit_and_q_values_span_the_whole_sae(s
     assert ranges == [(0, 16), (16, 32), (32, 40)]
     parts = [analyse_range(job, start, stop, pipeline, W_U) for start, stop in reversed(ranges)]  # any order
     split_record, split = finish_split(job, pipeline, parts)
-    assert {"features", "decoder", "feature_tokens", "enrichment"} == set(whole)
-    assert_tables_identical(whole, split)
-    assert (split_record.sae_id, split_record.d_sae) == (record.sae_id, record.d_sae)
+    assert {"features", "decoder", "feature_tokens", "enrichment", "token_features"} == set(whole)
+    assert_tables_identical(whole, split)  # the reverse token index too, merged from the ranges'
+    assert (split_record.sae_id, split_record.d_sae, split_record.token_index_k) == (
+        record.sae_id,
+        record.d_sae,
+        record.token_index_k,
+    )
     # Benjamini-Hochberg over all D_SAE x N_SETS pairs (scipy), not per range
     enrichment = split["enrichment"].to_pandas()
     assert len(enrichment) == D_SAE * N_SETS
