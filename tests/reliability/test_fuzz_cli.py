@@ -101,13 +101,13 @@ def offline_load_model(real):
     """The real loader for local folders (booted once per folder); hub ids fail as they do offline."""
     cached = functools.cache(real)
 
-    def load_model(name_or_path, model_name=None, device="cpu"):
+    def load_model(name_or_path, model_name=None, device="cpu", W_O_layers=()):
         if not Path(name_or_path).exists() and not name_or_path.startswith((".", "/", "~")):
             raise IngestInputError(
                 f"model {name_or_path!r} could not be loaded through TransformerLens "
                 "(offline: no network in this test); pass a local model folder with --model PATH"
             )
-        return cached(name_or_path, model_name, device)
+        return cached(name_or_path, model_name, device, tuple(W_O_layers))
 
     return load_model
 
