@@ -55,6 +55,7 @@ from ingest.pipeline import SaePipeline
 
 TARGET_GPT2_LAYER_SECONDS = 45.0  # a whole 24,576-feature GPT-2 layer on the 2-core machine (issue 12)
 TARGET_SPEEDUP = 30.0
+TARGET_GPT2_RSS_GIB = 4.0
 
 
 def _context(index: SetIndex, n_null: int) -> _TimedContext:
@@ -299,6 +300,11 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"peak RSS:         {rss:8.2f} GiB {'during the run' if reset else 'since start'}: W_U and W_dec hold "
         f"{fixed_gib:.2f} GiB, the rest {rss - fixed_gib:.2f} GiB (chunk buffers, per-feature results, tables)"
+        + (
+            f"; target <= {TARGET_GPT2_RSS_GIB:.0f} GiB: {'met' if rss <= TARGET_GPT2_RSS_GIB else 'MISSED'}"
+            if shape.name == "gpt2"
+            else ""
+        )
     )
     if shape.name != "gpt2" or args.no_baseline:
         return 0
