@@ -125,6 +125,20 @@ def tokens(card: pd.Series) -> None:
         st.table(tokens_table(card["bottom_tokens"], card["bottom_values"]), hide_index=True)
 
 
+def has_vectors(saes: pd.DataFrame, sae: str) -> bool:
+    """Whether the catalog holds the SAE's decoder vectors (`--decoder-storage none` stores none)."""
+    if "decoder_storage" not in saes.columns:
+        return True
+    return saes.loc[saes["sae_id"] == sae, "decoder_storage"].iloc[0] != "none"
+
+
+NO_VECTORS = (
+    "SAE `{sae}` was ingested with `--decoder-storage none`: the catalog holds no decoder vectors for it, "
+    "so there is no logit histogram over the vocabulary and no decoder neighbours (the stored top tokens, "
+    "moments and enrichment are above). Re-ingest it with `--decoder-storage float32` or `int16` for them."
+)
+
+
 def histogram(db: Path, sae: str, feature: int, colour_set: str | None) -> None:
     """The feature's logit weights over the whole vocabulary, members of one set coloured (the notebook's
     per-feature plot): the two colours together are the full histogram, so one chart shows both."""
@@ -147,7 +161,18 @@ def enrichment_table(enriched: pd.DataFrame) -> None:
 def neighbours(db: Path, saes: pd.DataFrame, sae: str, feature: int) -> None:
     """Nearest decoder directions within the feature's layer, and (on demand when big) in every layer."""
     st.subheader("Decoder-cosine neighbours")
+    if not has_vectors(saes, sae):
+        st.info(NO_VECTORS.format(sae=sae))
+        return
     model = saes.loc[saes["sae_id"] == sae, "model_name"].iloc[0]
+    if "decoder_storage" in saes.columns:
+        without = saes.loc[(saes["model_name"] == model) & (saes["decoder_storage"] == "none"), "sae_id"]
+        if len(without):
+            st.caption(
+                f"Not searched (ingested without decoder vectors): {len(without)} SAE(s) of this model, "
+                + ", ".join(f"`{name}`" for name in without[:5])
+                + (" ..." if len(without) > 5 else "")
+            )
     in_model = int(saes.loc[saes["model_name"] == model, "n_features"].sum())
     # Across layers scans every decoder vector of the model (seconds for GPT-2 small's 13 x 24,576):
     # automatic for small catalogs, one click for big ones, so the page itself stays fast.
@@ -209,7 +234,10 @@ def render() -> None:
     colour_set = most_enriched if colour_by == MOST_ENRICHED else colour_by
     left, right = st.columns(2)
     with left:
-        histogram(db, sae, feature, colour_set)
+        if has_vectors(saes, sae):
+            histogram(db, sae, feature, colour_set)
+        else:
+            st.info(NO_VECTORS.format(sae=sae))
     if len(enriched):
         right.plotly_chart(plots.enrichment_bars(enriched, by=RANKED_BY[rank]), key="enrichment_bars")
     st.subheader("Most enriched token sets")
