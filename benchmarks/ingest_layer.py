@@ -47,7 +47,7 @@ from benchmarks.layer_shapes import (
 from catalog import store
 from ingest.analysis.enrichment import SetIndex, enrichment_scores
 from ingest.analysis.null import fit_tails
-from ingest.analysis.sae_analysis import SaeAnalysis
+from ingest.analysis.sae_analysis import LogitObserver, SaeAnalysis
 from ingest.config import ANALYSIS_VERSION, DEVICE_CHOICES, IngestConfig
 from ingest.enrichment_stage import EnrichmentContext
 from ingest.errors import IngestInputError
@@ -89,9 +89,15 @@ class _TimedPipeline(SaePipeline):
 
     clock: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
-    def analyse(self, W_dec: torch.Tensor, W_U: torch.Tensor, label: str = "features") -> SaeAnalysis:
+    def analyse(
+        self,
+        W_dec: torch.Tensor,
+        W_U: torch.Tensor,
+        label: str = "features",
+        logit_observer: LogitObserver | None = None,
+    ) -> SaeAnalysis:
         started = time.perf_counter()
-        analysis = super().analyse(W_dec, W_U, label)
+        analysis = super().analyse(W_dec, W_U, label, logit_observer)
         self.clock["analyse"] += time.perf_counter() - started
         for name, value in analysis.seconds.items():
             self.clock[f"analyse.{name}"] += value

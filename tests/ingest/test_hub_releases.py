@@ -12,6 +12,7 @@ The model's W_U and W_O are the oracle's, read through TransformerBridge as the 
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -326,3 +327,25 @@ def test_saes_query_lists_a_model_in_residual_stream_order(catalog_db):
     saes = Catalog(catalog_db).run("saes", model=GEMMA).frame
     assert list(saes["sae_id"]) == [SAE_ID_OF[k] for k in ("embed", "folder", "att", "mlp", "res")]
     assert list(saes["hook_kind"]) == ["embed", "resid_pre", "attn_z", "mlp_out", "resid_post"]
+
+
+def test_make_ingest_of_a_release_runs_as_the_readme_says_from_the_hf_cache_offline(planted_hub, tmp_path):
+    """The README's `make ingest RELEASE=gemma-scope-2b-pt-res-canonical SAE_IDS=layer_20/width_16k/canonical`,
+    typed in a user's shell with the HF cache populated and no network (plus the planted token sets)."""
+    from tests.test_readme_commands import ROOT, user_env
+
+    db = tmp_path / "gemma.duckdb"
+    extra = " ".join(["--token-sets", str(planted_hub.sets_file), *OPTIONS])
+    release, sae_id, _ = GEMMA_SAES["res"]
+    done = subprocess.run(
+        ["make", "ingest", f"RELEASE={release}", f"SAE_IDS={sae_id}", f"DB={db}", f"INGEST_ARGS={extra}"],
+        cwd=ROOT,
+        env=user_env(HF_HOME=str(planted_hub.hf_home), HF_HUB_OFFLINE="1"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    top = Catalog(db).top_features_for_set("planted_res", direction=1, limit=5).frame
+    assert (top.iloc[0]["sae_id"], int(top.iloc[0]["feature"])) == (SAE_ID_OF["res"], PLANTED["res"])
+    assert list(Catalog(db).saes().frame["sae_id"]) == [SAE_ID_OF["res"]]
