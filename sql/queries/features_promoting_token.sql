@@ -1,5 +1,5 @@
 -- name: features_promoting_token
--- description: Features that most promote (direction 'top') or most suppress ('bottom') one token, across every SAE of its model, from the reverse token index written at ingest: each SAE keeps its token_index_k most extreme features per token, so the first token_index_k rows of each SAE are exact (index_rank counts them); features_promoting_token_exact ranks every stored decoder vector instead.
+-- description: Features that most promote (direction 'top') or most suppress ('bottom') one token, across every SAE of its model, from the reverse token index written at ingest: each SAE keeps its token_index_k most extreme features per token, so the first token_index_k rows of each SAE are exact (index_rank counts them); SAEs written without an index (token_index_k = 0, e.g. before schema 5) are ranked from every stored decoder vector, as features_promoting_token_exact does for all.
 -- param: token TOKEN  the token's decoded text, leading space included, e.g. ' Paris'
 -- param: model MODEL = NULL  the model whose vocabulary holds the token (needed only when several do)
 -- param: layer LAYER = NULL  only SAEs at this layer (default: every SAE of the model)
@@ -10,7 +10,7 @@ WITH target AS (
     SELECT t.model_name, t.token_id, t.token
     FROM tokens AS t
     WHERE t.token = :token AND (:model IS NULL OR t.model_name = :model)
-), hits AS (
+), indexed AS (
     -- token_features is sorted by token_id within each SAE: the filter reads one block per SAE.
     SELECT tf.sae_id, tf.feature, tf.token_id, tg.token, tf.value AS logit_weight, tf.rank AS index_rank
     FROM token_features AS tf
@@ -19,7 +19,19 @@ WITH target AS (
     WHERE tf.token_id IN (SELECT token_id FROM target)
       AND tf.direction = :direction
       AND (:layer IS NULL OR s.layer = :layer)
-    ORDER BY CASE WHEN :direction = 'top' THEN -tf.value ELSE tf.value END, tf.sae_id, tf.feature, tf.token_id
+), unindexed AS (
+    -- SAEs without an index: the exact logit weight of every stored decoder vector (no SAEs, no scan).
+    SELECT d.sae_id, d.feature, tg.token_id, tg.token,
+           decoder_dot(d.vec, d.vec_i16, d.vec_scale, u.vec) AS logit_weight, NULL::INTEGER AS index_rank
+    FROM decoder AS d
+    JOIN saes AS s ON s.sae_id = d.sae_id
+    JOIN target AS tg ON tg.model_name = s.model_name
+    JOIN unembed AS u ON u.model_name = tg.model_name AND u.token_id = tg.token_id
+    WHERE coalesce(s.token_index_k, 0) = 0
+      AND (:layer IS NULL OR s.layer = :layer)
+), hits AS (
+    SELECT * FROM (SELECT * FROM indexed UNION ALL SELECT * FROM unindexed)
+    ORDER BY CASE WHEN :direction = 'top' THEN -logit_weight ELSE logit_weight END, sae_id, feature, token_id
     LIMIT :limit
 )
 SELECT h.sae_id, fs.layer, h.feature, h.token_id, h.token, h.logit_weight::DOUBLE AS logit_weight,

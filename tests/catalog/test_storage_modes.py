@@ -216,3 +216,21 @@ def test_features_promoting_token_reads_each_saes_exact_top_k(demo_db):
             rows = result[result["sae_id"] == sae_id]
             assert list(rows["feature"]) == list(want) and list(rows["index_rank"]) == list(range(k))
             np.testing.assert_allclose(rows["logit_weight"], weights[want], rtol=1e-5, atol=1e-6)
+
+
+def test_saes_without_an_index_are_ranked_from_their_decoders(demo_db, tmp_path):
+    """A catalog migrated from before the index (every SAE token_index_k = 0, no token_features rows):
+    `features_promoting_token` answers from the decoder vectors, as `features_promoting_token_exact` does."""
+    db = tmp_path / "unindexed.duckdb"
+    shutil.copy(demo_db, db)
+    with open_for_write(db) as con:
+        con.execute("DELETE FROM token_features")
+        con.execute("UPDATE saes SET token_index_k = 0")
+    exact = _frame(db, "features_promoting_token_exact", {"token": " Paris"}, 40)
+    answer = _frame(db, "features_promoting_token", {"token": " Paris"}, 40)
+    assert answer["index_rank"].isna().all()
+    columns = ["sae_id", "feature", "token_id", "logit_weight"]
+    pd.testing.assert_frame_equal(answer[columns], exact[columns])
+    bottom = _frame(db, "features_promoting_token", {"token": " Paris", "direction": "bottom"}, 5)
+    assert (np.diff(bottom["logit_weight"].to_numpy()) >= 0).all()
+    assert bottom["logit_weight"].iloc[0] < exact["logit_weight"].min()
