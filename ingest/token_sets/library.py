@@ -19,16 +19,6 @@ from ingest.token_sets.nltk_data import unavailable_families
 from ingest.token_sets.token_set import TokenSet, TokenSetLibrary
 from ingest.token_sets.user_file import user_sets
 
-__all__ = [
-    "FAMILIES",
-    "TokenSet",
-    "TokenSetLibrary",
-    "build_library",
-    "builtin_clash",
-    "describe_library",
-    "family_summary",
-]
-
 # Built order of the families; within a family the order is fixed by its builder.
 FAMILIES = ("letters", "regex", "nltk_pos", "universal_pos", "names", "word_list", "user")
 
