@@ -88,12 +88,14 @@ bench-ray: install
 	$(PY) -m benchmarks.ray_scaling
 
 # Storage per feature and query latency on a Gemma-Scope-sized synthetic catalog (not CI): builds
-# SCALE_DB once (52 SAEs, 2.13 M features; ~25 min and ~6 GB here), then measures it. SCALE_ARGS="--saes 4
+# SCALE_DB once (52 SAEs, 2.13 M features; ~25 min and ~6 GB here), then times its queries and, in headless
+# Chromium, its pages. SCALE_ARGS="--saes 4
 # --features-per-sae 4096" builds a quick fraction instead (use another SCALE_DB).
 SCALE_DB    ?= /tmp/llcat-scale.duckdb
 SCALE_ARGS  ?=
 bench-scale: install
 	$(PY) -m benchmarks.scale --db $(SCALE_DB) --all-pairs-saes 2 $(SCALE_ARGS)
+	$(PY) -m benchmarks.pages --db $(SCALE_DB) --browser-only
 
 # Removes the virtualenv and test output; catalogs (*.duckdb) are yours and stay.
 clean:
