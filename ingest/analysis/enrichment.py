@@ -68,6 +68,22 @@ from ingest.analysis.radix_sort import argsort_row
 
 __all__ = ["SetIndex", "SetScorer", "enrichment_scores", "finish_sides", "ks_p_values", "kstwo_sf", "row_sides"]
 
+# Elements per batch of the torch backend's row sorts (rows x (V + M), ~60 bytes each in flight):
+# 2^24 (1 GB) on a CPU, where memory is shared with everything else; on a GPU a quarter of its
+# free memory, at most 2^28 (16 GB). Measured on an H200, a Gemma-shaped chunk (2,048 x 256,000)
+# took 1.68 s at 2^24, 0.69 s at 2^26 and 0.48 s at 2^28: fewer, larger sorts.
+TORCH_BATCH_ELEMENTS_CPU = 1 << 24
+TORCH_BATCH_ELEMENTS_GPU_MAX = 1 << 28
+BYTES_PER_BATCH_ELEMENT = 64
+
+
+def _torch_batch_elements(device: torch.device) -> int:
+    if device.type != "cuda":
+        return TORCH_BATCH_ELEMENTS_CPU
+    free_bytes, _ = torch.cuda.mem_get_info(device)
+    return max(TORCH_BATCH_ELEMENTS_CPU, min(TORCH_BATCH_ELEMENTS_GPU_MAX, free_bytes // 4 // BYTES_PER_BATCH_ELEMENT))
+
+
 # A set slice of uint16 positions at least this long sorts faster by numpy's radix sort (kind="stable")
 # than by its quicksort (measured: 2.8-4 ns per member from 512 up, against 6-10 ns for quicksort).
 RADIX_SEGMENT_MIN = 512
@@ -288,21 +304,44 @@ _DEVICE_ARRAYS: weakref.WeakKeyDictionary[SetIndex, dict] = weakref.WeakKeyDicti
 
 
 def _device_index(index: SetIndex, device: torch.device) -> dict[str, torch.Tensor]:
-    """The SetIndex arrays the torch path needs, as int64 tensors on `device`, cached per index
-    so chunked calls do not re-upload them."""
+    """The SetIndex arrays the torch path needs, as tensors on `device`, cached per index so chunked
+    calls do not re-upload them. Sort keys (set_index * V + position) are int32 when they fit: a
+    sort's cost on a GPU grows with the key's bytes."""
     per_index = _DEVICE_ARRAYS.setdefault(index, {})
     if str(device) not in per_index:
-        seg = np.repeat(np.arange(index.n_sets), index.walk_sizes)
-        t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.int64), device=device)  # noqa: E731
+        V, n_sets = index.vocab_size, index.n_sets
+        # Segment reductions by one running max: segment s is lifted by s * lift, more than the spread
+        # of u_j = j*V - p_j*k (within [V - (V-1)k, kV], so under V*V), so every value of segment s
+        # exceeds every value before it and the running max at the segment's end is its own max.
+        lift = V * V + 1
+        if n_sets * lift + V * V >= 2**62:
+            raise ValueError(f"{n_sets} sets over {V} tokens overflow the torch path's int64 sums; use backend='numpy'")
+        seg = np.repeat(np.arange(n_sets, dtype=np.int64), index.walk_sizes)
+        key_dtype = np.int32 if n_sets * V < 2**31 else np.int64
+        t = lambda a, dtype=np.int64: torch.as_tensor(np.asarray(a, dtype=dtype), device=device)  # noqa: E731
         per_index[str(device)] = {
             "member_ids": t(index.member_ids),
-            "key_offset": t(index.key_offset_m),
+            "key_offset": t(index.key_offset_m, key_dtype),
             "jv": t(index.j_times_v_m),
             "k": t(index.k_m),
-            "seg": t(seg),
+            "seg_lift": t(seg * lift),
+            "ends": t(index.starts[1:] - 1),
             "walk_sizes": t(index.walk_sizes),
         }
     return per_index[str(device)]
+
+
+def _segment_extreme(u: torch.Tensor, dev: dict[str, torch.Tensor], largest: bool) -> torch.Tensor:
+    """u [c, M] int64, set-major -> each set's max (largest) or min of u, [c, n_sets]: one running
+    max or min over the lifted values (``_device_index``) read at the segment ends. No atomics: a
+    scatter_reduce into 121 targets per row serialises on a GPU."""
+    if largest:
+        running = torch.cummax(u + dev["seg_lift"], dim=1).values
+    else:
+        running = torch.cummin(u - dev["seg_lift"], dim=1).values
+    at_ends = running.index_select(1, dev["ends"])
+    lift = dev["seg_lift"].index_select(0, dev["ends"])
+    return at_ends - lift if largest else at_ends + lift
 
 
 def _sides_torch(x: torch.Tensor, index: SetIndex, max_elements: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -312,9 +351,9 @@ def _sides_torch(x: torch.Tensor, index: SetIndex, max_elements: int) -> tuple[t
     Same integer closed form as the numpy path; sets are sorted all at once by adding
     set_index * V to every position (one batched sort instead of n_sets small ones).
     """
-    V, n_sets, M = index.vocab_size, index.n_sets, index.member_ids.size
+    V, M = index.vocab_size, index.member_ids.size
     dev = _device_index(index, x.device)
-    desc_pos = torch.arange(V - 1, -1, -1, device=x.device)
+    desc_pos = torch.arange(V - 1, -1, -1, device=x.device, dtype=dev["key_offset"].dtype)
     pos_v = torch.arange(V, device=x.device)
     batch = max(1, max_elements // (V + M))
     out_a, out_b = [], []
@@ -322,11 +361,11 @@ def _sides_torch(x: torch.Tensor, index: SetIndex, max_elements: int) -> tuple[t
         xb = x[r0 : r0 + batch]
         c = xb.shape[0]
         asc_values, order = torch.sort(xb, dim=1)
-        position = torch.empty_like(order).scatter_(1, order, desc_pos.expand(c, V))
+        position = torch.empty(c, V, dtype=desc_pos.dtype, device=x.device).scatter_(1, order, desc_pos.expand(c, V))
         del order
         key = position.index_select(1, dev["member_ids"]).add_(dev["key_offset"])
         del position
-        p = torch.sort(key, dim=1).values.sub_(dev["key_offset"])
+        p = torch.sort(key, dim=1).values.sub_(dev["key_offset"]).long()
         del key
         desc = asc_values.flip(1)
         new = torch.ones_like(desc, dtype=torch.bool)
@@ -340,10 +379,8 @@ def _sides_torch(x: torch.Tensor, index: SetIndex, max_elements: int) -> tuple[t
             hi = torch.cummin(torch.where(last, pos_v, V).flip(1), dim=1).values.flip(1)
             u_after = dev["jv"] - hi.gather(1, p) * dev["k"]
             u_before = dev["jv"] - lo.gather(1, p) * dev["k"]
-        seg = dev["seg"].expand(c, M)
-        empty = torch.zeros(c, n_sets, dtype=torch.int64, device=x.device)
-        out_a.append(empty.scatter_reduce(1, seg, u_after, "amax", include_self=False) - dev["walk_sizes"])
-        out_b.append(empty.scatter_reduce(1, seg, u_before, "amin", include_self=False) - V)
+        out_a.append(_segment_extreme(u_after, dev, largest=True) - dev["walk_sizes"])
+        out_b.append(_segment_extreme(u_before, dev, largest=False) - V)
     return torch.cat(out_a), torch.cat(out_b)
 
 
@@ -379,14 +416,15 @@ def enrichment_scores(
     *,
     n_threads: int | None = None,
     backend: str = "auto",
-    max_elements: int = 1 << 24,
+    max_elements: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """logits [n_features, V] -> (d [n_features, n_sets] float64, direction [n_features, n_sets] int8).
 
     d is the KS statistic of every (feature, set) pair, direction +1 when the set's members sit among
     the feature's promoted tokens (see the module docstring for the exact tie rule). Results live
     on logits.device. Working memory is O(V + M) per row in flight (n_threads rows for numpy,
-    ~max_elements / (V + M) rows for torch), never n_sets * n_features * V; the outputs are
+    ~max_elements / (V + M) rows for torch; by default 2^24 on CPU and up to 2^28 on a GPU, see
+    TORCH_BATCH_ELEMENTS_CPU), never n_sets * n_features * V; the outputs are
     n_features * n_sets, so pass features in chunks. backend "auto" uses numpy threads on CPU
     and batched torch ops elsewhere (CUDA); "numpy" and "torch" force one, with bit-identical
     results. Logits must be finite; float64 is kept, anything else is scored as float32; -0.0
@@ -405,7 +443,7 @@ def enrichment_scores(
         d, direction = _finish(amax, bmin, index, np)
         return torch.from_numpy(d).to(logits.device), torch.from_numpy(direction).to(logits.device)
     if backend == "torch":
-        high, low = _sides_torch(x, index, max_elements)
+        high, low = _sides_torch(x, index, max_elements or _torch_batch_elements(x.device))
         return _finish(high, low, index, torch)
     raise ValueError(f"unknown backend {backend!r}")
 
@@ -417,6 +455,7 @@ class SetScorer:
     sort it makes for the histogram and the top tokens instead of sorting twice."""
 
     index: SetIndex
+    backend: str = "auto"  # enrichment_scores' backend; analyze_sae's CPU row stage ignores it
 
     def __call__(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return enrichment_scores(logits, self.index)
+        return enrichment_scores(logits, self.index, backend=self.backend)

@@ -7,24 +7,54 @@ re-evaluates it vectorised (see the section comment below).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 
 __all__ = ["ks_p_values", "kstwo_sf"]
 
 
-def ks_p_values(d: np.ndarray, set_sizes: np.ndarray, vocab_size: int) -> np.ndarray:
+def ks_p_values(d: np.ndarray, set_sizes: np.ndarray, vocab_size: int, n_threads: int | None = None) -> np.ndarray:
     """d [n_features, n_sets] -> asymptotic two-sample KS p-values [n_features, n_sets] float64.
 
     ``ks_2samp(members, non_members, method="asymp").pvalue`` for every pair, i.e.
-    ``kstwo.sf(d, round(k(V-k)/V))`` (scipy rounds half to even), via `kstwo_sf`.
+    ``kstwo.sf(d, round(k(V-k)/V))`` (scipy rounds half to even), via `kstwo_sf`. The sets are
+    shared among n_threads threads (default: every core; numpy drops the GIL), each set's column
+    whole, sets of equal n in one thread, so that no interpolant is built by two threads at once.
+    Every value depends on its own (d, n) alone, so the threads change no bit.
     """
     d = np.asarray(d.cpu() if isinstance(d, torch.Tensor) else d, dtype=np.float64)
     k = np.asarray(set_sizes, dtype=np.float64)
     V = float(vocab_size)
     # scipy: m, n = sorted([n1, n2], reverse=True); en = m * n / (m + n); kstwo.sf(d, np.round(en))
     n_eff = np.round(np.maximum(k, V - k) * np.minimum(k, V - k) / V)
-    return kstwo_sf(d, np.broadcast_to(n_eff, d.shape))
+    groups = _column_groups(n_eff, n_threads or os.cpu_count() or 1)
+    if len(groups) <= 1 or d.shape[0] == 0:
+        return kstwo_sf(d, np.broadcast_to(n_eff, d.shape))
+    out = np.empty(d.shape, dtype=np.float64)
+
+    def work(columns: np.ndarray) -> None:
+        out[:, columns] = kstwo_sf(d[:, columns], np.broadcast_to(n_eff[columns], (d.shape[0], columns.size)))
+
+    with ThreadPoolExecutor(len(groups), thread_name_prefix="ks") as pool:
+        list(pool.map(work, groups))
+    return out
+
+
+def _column_groups(n_eff: np.ndarray, n_threads: int) -> list[np.ndarray]:
+    """Columns [n_sets] split into at most n_threads groups of about equal size, every column of one
+    n in the same group (largest n-classes first, each to the smallest group so far)."""
+    values, inverse, counts = np.unique(n_eff, return_inverse=True, return_counts=True)
+    n_groups = max(1, min(n_threads, values.size))
+    loads = [0] * n_groups
+    members: list[list[int]] = [[] for _ in range(n_groups)]
+    for value_index in np.argsort(-counts, kind="stable").tolist():
+        smallest = loads.index(min(loads))
+        loads[smallest] += int(counts[value_index])
+        members[smallest].append(value_index)
+    return [np.flatnonzero(np.isin(inverse, chosen)) for chosen in members if chosen]
 
 
 # ---------------------------------------------------------------------------------------------

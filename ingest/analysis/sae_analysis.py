@@ -197,17 +197,22 @@ def analyze_sae(
     label: str = "features",
     n_threads: int | None = None,
     logit_observer: LogitObserver | None = None,
+    row_stage: bool | None = None,
 ) -> SaeAnalysis:
     """W_dec [d_sae, d_model], W_U [d_model, d_vocab] -> per-feature statistics (see module doc).
 
-    On CPU, n_threads numpy threads sort the rows (default: torch's intra-op thread count)."""
+    On CPU, n_threads numpy threads sort the rows (default: torch's intra-op thread count).
+    row_stage: None takes the CPU row stage on CPU and the whole-chunk ops elsewhere; False forces
+    the whole-chunk ops (the CUDA path, tested on CPU tensors); True on another device is an error."""
     d_sae = W_dec.shape[0]
     top_k = min(top_k, W_U.shape[1])
     result = _allocate(d_sae, top_k, n_sets if enrichment is not None else None)
     W_U_device = W_U.to(device)
     # W_dec @ (W_U / ||W_U[:, t]||) scales column t of W_dec @ W_U by 1/||W_U[:, t]||: no second product.
     inverse_norms = inverse_token_norms(W_U_device)[None, :]
-    on_cpu = device.type == "cpu"
+    on_cpu = device.type == "cpu" if row_stage is None else row_stage
+    if on_cpu and device.type != "cpu":
+        raise ValueError(f"the row stage sorts rows in numpy, on the CPU; it cannot run on {device}")
     product = LogitProduct(W_U_device)
     n_threads = n_threads or torch.get_num_threads() or os.cpu_count() or 1
     pool = ThreadPoolExecutor(n_threads, thread_name_prefix="rows") if on_cpu else nullcontext()

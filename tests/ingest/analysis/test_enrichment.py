@@ -18,6 +18,7 @@ from ingest.analysis.enrichment import (
     ks_p_values,
     kstwo_sf,
 )
+from ingest.analysis.ks_pvalues import _INTERPOLANTS, _column_groups
 
 BACKENDS = ["numpy", "torch"]
 
@@ -314,3 +315,25 @@ def test_scores_reject_bad_logits():
         enrichment_scores(torch.zeros(2, 6), index)
     with pytest.raises(ValueError, match="NaN"):
         enrichment_scores(torch.tensor([[0.0, float("nan"), 1, 2, 3]]), index)
+
+
+@pytest.mark.parametrize("n_threads", [2, 3, 8])
+def test_p_values_in_threads_equal_one_thread_bit_for_bit(n_threads):
+    """Sets shared among threads (equal n kept together) change no bit, and each thread's group holds
+    whole n-classes: no interpolant is ever built by two threads."""
+    rng = np.random.default_rng(11)
+    V = 50257
+    sizes = np.array([5, 5, 40, 40, 40, 300, 1200, 7000, 7000, 30000, 45000, 12])
+    d = rng.uniform(0, 0.3, size=(64, sizes.size)).astype(np.float32)
+    _INTERPOLANTS.clear()
+    one = ks_p_values(d, sizes, V, n_threads=1)
+    _INTERPOLANTS.clear()
+    several = ks_p_values(d, sizes, V, n_threads=n_threads)
+    assert np.array_equal(one.view(np.int64), several.view(np.int64))
+    k = sizes.astype(np.float64)
+    n_eff = np.round(np.maximum(k, V - k) * np.minimum(k, V - k) / V)
+    groups = _column_groups(n_eff, n_threads)
+    assert sorted(np.concatenate(groups).tolist()) == list(range(sizes.size))
+    assert len(groups) == min(n_threads, np.unique(n_eff).size)
+    owners = {value: {i for i, g in enumerate(groups) if value in n_eff[g]} for value in np.unique(n_eff)}
+    assert all(len(owner) == 1 for owner in owners.values())
