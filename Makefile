@@ -28,7 +28,7 @@ FEATURES    ?= 24576
 BENCH_DB    ?= /tmp/llcat-bench.duckdb
 INGEST_ARGS ?=
 
-.PHONY: install browser demo demo-catalog ingest test lint bench bench-ray bench-scale app clean check-install
+.PHONY: install browser demo demo-catalog ingest test lint bench bench-gpu bench-ray bench-scale app clean check-install
 
 install: $(VENV)/.installed
 
@@ -82,6 +82,14 @@ bench: install
 	$(PY) -m benchmarks.ingest_layer --shape gemma --features $(GEMMA_FEATURES) --device $(DEVICE)
 	$(PY) -m benchmarks.queries --db $(BENCH_DB)
 	$(PY) -m benchmarks.pages --db $(BENCH_DB)
+
+# Where torch sees a CUDA GPU (not CI; install with TORCH_SPEC=torch): the CUDA path checked against the CPU
+# path, then a GPT-2 layer and Gemma-shaped layers of 16,384 and 65,536 features on the GPU.
+bench-gpu: install
+	$(PY) -m benchmarks.gpu_check
+	$(PY) -m benchmarks.ingest_layer --device cuda --repeat 3 --no-baseline
+	$(PY) -m benchmarks.ingest_layer --shape gemma --device cuda --repeat 2
+	$(PY) -m benchmarks.ingest_layer --shape gemma --device cuda --features 65536 --chunk-size 4096
 
 # Ray with 1 and 2 workers on this machine, the writer's share, and the Gemma Scope projection (not in CI).
 bench-ray: install
