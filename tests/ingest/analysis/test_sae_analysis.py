@@ -11,6 +11,7 @@ import torch
 from ingest.analysis.enrichment import SetIndex, SetScorer, enrichment_scores
 from ingest.analysis.logit_stats import blocked_moments, extremes, histogram, inverse_token_norms, moments, row_blocks
 from ingest.analysis.sae_analysis import analyze_sae
+from ingest.analysis.token_index import TokenFeatureIndex
 
 FIELDS = ("mean", "std", "skewness", "kurtosis")
 
@@ -75,6 +76,46 @@ def test_cpu_path_equals_whole_chunk_functions(chunk_size):
     )
     assert_bitwise(result, oracle(W_dec, W_U, index, 5, chunk_size))
     assert result.seconds["rows"] > 0 and result.seconds["matmul"] > 0
+
+
+@pytest.mark.parametrize("chunk_size", [12, 64])
+def test_the_gpu_path_on_cpu_tensors_equals_the_row_stage(chunk_size):
+    """The whole-chunk ops and the torch enrichment backend, the code CUDA runs (row_stage=False), give
+    the CPU row path's bits, the reverse token index included (benchmarks.gpu_check runs the same
+    comparison on a GPU)."""
+    W_U, W_dec = awkward_layer(seed=3)
+    rng = np.random.default_rng(3)
+    index = SetIndex.build([rng.choice(700, n, replace=False) for n in (2, 40, 351, 690)], 700)
+    results, token_indexes = [], []
+    for row_stage, backend in ((True, "numpy"), (False, "torch")):
+        token_index = TokenFeatureIndex(700, 2)
+        results.append(
+            analyze_sae(
+                W_dec,
+                W_U,
+                torch.device("cpu"),
+                chunk_size,
+                top_k=5,
+                enrichment=SetScorer(index, backend=backend),
+                n_sets=index.n_sets,
+                logit_observer=token_index.fold,
+                row_stage=row_stage,
+            )
+        )
+        token_indexes.append(token_index)
+    rows, generic = results
+    assert generic.seconds["generic"] > 0 and "rows" not in generic.seconds
+    want = oracle(W_dec, W_U, index, 5, chunk_size)
+    assert_bitwise(rows, want)
+    assert_bitwise(generic, want)
+    assert np.array_equal(token_indexes[0].top_features, token_indexes[1].top_features)
+    assert np.array_equal(token_indexes[0].bottom_values, token_indexes[1].bottom_values)
+
+
+def test_the_row_stage_refuses_another_device():
+    W_U, W_dec = awkward_layer()
+    with pytest.raises(ValueError, match="the row stage sorts rows in numpy, on the CPU; it cannot run on meta"):
+        analyze_sae(W_dec, W_U, torch.device("meta"), 8, row_stage=True)
 
 
 def test_plain_enrichment_callable_and_no_enrichment_give_the_same_statistics():
