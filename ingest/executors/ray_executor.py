@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -123,6 +124,23 @@ class _Pending:
     final: bool  # its value is the SAE's (record, rows)
 
 
+REACH_TIMEOUT_S = 5.0
+
+
+def check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
+    """A ConnectionError within timeout_s when nothing listens at a ``host:port`` (or ``ray://host:port``)
+    address: ``ray.init`` itself retries such an address silently for minutes. ``auto`` and addresses
+    without a port are left to Ray."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as error:
+        raise ConnectionError(f"nothing answered at {host}:{port} within {timeout_s:.0f} s: {error}") from error
+
+
 class RayExecutor:
     """Runs the jobs as Ray tasks on the cluster at ``address`` (None: one on this machine, or the
     cluster ``ray.init`` already joined)."""
@@ -147,10 +165,12 @@ class RayExecutor:
         """Join the cluster (or start one here); True when this call started Ray and must stop it."""
         if ray.is_initialized():
             return False
+        address = self.address or os.environ.get("RAY_ADDRESS")
         try:
-            if self.address is None and "RAY_ADDRESS" not in os.environ:
+            if address is None:
                 ray.init(include_dashboard=False, log_to_driver=True)
             else:
+                check_reachable(address)
                 ray.init(address=self.address, log_to_driver=True)
         except ConnectionError as error:
             raise IngestInputError(

@@ -3,8 +3,10 @@ boundaries, a job refuses weights other than those validated, and the local path
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pyarrow as pa
@@ -29,7 +31,7 @@ from ingest.executors.jobs import (
     merge_analyses,
     split_alignment,
 )
-from ingest.executors.ray_executor import require_ray
+from ingest.executors.ray_executor import RayExecutor, check_reachable, require_ray
 from ingest.pipeline import SaePipeline
 from ingest.runner import SaeSource, load_source, sae_record
 from ingest.sources.sae import FolderSae
@@ -185,3 +187,38 @@ def test_the_local_run_never_imports_ray():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_ray_address_where_nothing_listens_is_refused_at_once_and_named():
+    """ray.init retries a dead host:port silently for minutes; the executor checks it first."""
+    port = _free_port()
+    joined: list[str] = []
+    fake_ray = types.SimpleNamespace(is_initialized=lambda: False, init=lambda **kw: joined.append(kw["address"]))
+    executor = RayExecutor(address=f"127.0.0.1:{port}", device="cpu", chunk_size=None, split_features=None)
+    with pytest.raises(IngestInputError) as raised:
+        executor._connect(fake_ray)
+    message = str(raised.value)
+    assert message.startswith(
+        f"--ray-address 127.0.0.1:{port}: no Ray cluster answered (nothing answered at 127.0.0.1:{port}"
+    )
+    assert "start one (`ray start --head`" in message
+    assert joined == []
+
+
+def test_a_listening_ray_address_is_handed_to_ray():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        address = f"ray://127.0.0.1:{server.getsockname()[1]}"
+        check_reachable(address)  # no error
+        joined: list[str] = []
+        fake_ray = types.SimpleNamespace(is_initialized=lambda: False, init=lambda **kw: joined.append(kw["address"]))
+        assert RayExecutor(address=address, device="cpu", chunk_size=None, split_features=None)._connect(fake_ray)
+        assert joined == [address]
+    check_reachable("auto")  # Ray's own discovery: not checked here
