@@ -97,13 +97,16 @@ bench-ray: install
 
 # Storage per feature and query latency on a Gemma-Scope-sized synthetic catalog (not CI): builds
 # SCALE_DB once (52 SAEs, 2.13 M features; ~25 min and ~6 GB here), then times its queries and, in headless
-# Chromium, its pages. SCALE_ARGS="--saes 4
+# Chromium, its pages; then the ingest throughput against its targets (a whole GPT-2 layer; a Gemma-shaped
+# layer of GEMMA_FEATURES, projected), on DEVICE. SCALE_ARGS="--saes 4
 # --features-per-sae 4096" builds a quick fraction instead (use another SCALE_DB).
 SCALE_DB    ?= /tmp/llcat-scale.duckdb
 SCALE_ARGS  ?=
 bench-scale: install
 	$(PY) -m benchmarks.scale --db $(SCALE_DB) --all-pairs-saes 2 $(SCALE_ARGS)
 	$(PY) -m benchmarks.pages --db $(SCALE_DB) --browser-only
+	$(PY) -m benchmarks.ingest_layer --features 24576 --no-baseline --device $(DEVICE)
+	$(PY) -m benchmarks.ingest_layer --shape gemma --features $(GEMMA_FEATURES) --device $(DEVICE)
 
 # Removes the virtualenv and test output; catalogs (*.duckdb) are yours and stay.
 clean:
