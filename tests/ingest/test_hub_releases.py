@@ -1,8 +1,9 @@
 """Releases of SAELens's directory ingested offline, from a Hugging Face cache written in the upstream
-layouts (Gemma Scope ``params.npz``, Llama Scope ``checkpoints/final.safetensors``, a SAELens v6 folder).
+layouts (Gemma Scope ``params.npz``, Llama Scope ``checkpoints/final.safetensors``), and SAELens v6
+folders: a residual SAE, a transcoder (writing ``hook_mlp_out``) and a ``hook_z`` SAE of one head.
 
 Each SAE has one planted feature whose decoder row, mapped to the residual stream as its hook
-requires (through ``W_O`` for ``attn.hook_z``, × sqrt(d_in) for the embedding SAE), promotes the
+requires (through ``W_O`` for ``attn.hook_z``, all heads or one, × sqrt(d_in) for the embedding SAE), promotes the
 tokens of one word group through the processed ``W_U``: the direction solves ``d @ W_U = t`` by least
 squares, ``t`` high on the group (highest on its first word) and 0 elsewhere. Every planted feature
 must come out of the public CLI as the top feature of its set, with the first word as its top token.
@@ -41,8 +42,11 @@ GROUPS = {
     "embed": ["oak", "pine", "birch", "maple", "cedar", "willow"],
     "folder": ["iron", "copper", "silver", "gold", "zinc", "tin"],
     "llama": ["one", "two", "three", "four", "five", "six"],
+    "transcoder": ["salt", "sugar", "honey", "vinegar", "pepper", "ginger"],
+    "head": ["violin", "cello", "flute", "oboe", "harp", "drum"],
 }
-PLANTED = {"res": 5, "mlp": 11, "att": 17, "embed": 3, "folder": 7, "llama": 9}
+PLANTED = {"res": 5, "mlp": 11, "att": 17, "embed": 3, "folder": 7, "llama": 9, "transcoder": 13, "head": 21}
+HEAD = 3  # the single-head hook_z SAE reads head 3 of layer 0's 8 heads of 256
 # (release, SAELens SAE id, its path in the repo) of each Gemma Scope SAE planted.
 GEMMA_SAES = {
     "res": ("gemma-scope-2b-pt-res-canonical", "layer_20/width_16k/canonical", "layer_20/width_16k/average_l0_71"),
@@ -64,6 +68,7 @@ class PlantedHub:
     sets_file: Path
     folder_sae: Path
     W_dec: dict[str, np.ndarray]  # as written, per group
+    folders: dict[str, Path]  # SAELens v6 folders: "folder", "transcoder", "head"
 
 
 def _target(pieces: list[str], words: list[str]) -> np.ndarray:
@@ -71,6 +76,14 @@ def _target(pieces: list[str], words: list[str]) -> np.ndarray:
     t = np.zeros(len(pieces))
     for rank, word in enumerate(words):
         t[pieces.index(f"▁{word}")] = 10.0 - 0.2 * rank
+    return t
+
+
+def _target_first(pieces: list[str], words: list[str]) -> np.ndarray:
+    """As `_target`, but the first word well above the others: a direction in fewer dimensions than the
+    vocabulary reaches only the target's projection, and the first word must stay on top in it."""
+    t = _target(pieces, words) / 2
+    t[pieces.index(f"▁{words[0]}")] = 10.0
     return t
 
 
@@ -151,22 +164,49 @@ def planted_hub(tmp_path_factory: pytest.TempPathFactory) -> PlantedHub:
             f"{LLAMA_PATH}/checkpoints/final.safetensors": save_numpy(llama_weights),
         },
     )
-    folder_sae = root / "v6-folder-sae"
-    _write_v6_folder(folder_sae, W_dec["folder"])
+    # A transcoder (reads the MLP's input, writes hook_mlp_out) and a hook_z SAE of one head, both as
+    # SAELens v6 folders.
+    W_dec["transcoder"] = _decoder(_solve(W_U, _target(pieces, GROUPS["transcoder"])), PLANTED["transcoder"], 13)
+    head_to_logits = W_O[HEAD] @ W_U  # [256, d_vocab]
+    W_dec["head"] = _decoder(_solve(head_to_logits, _target_first(pieces, GROUPS["head"])), PLANTED["head"], 14)
+    folders = {
+        "folder": _write_v6_folder(root / "v6-folder-sae", W_dec["folder"], "blocks.0.hook_resid_pre", "0-my-res"),
+        "transcoder": _write_v6_folder(
+            root / "v6-transcoder",
+            W_dec["transcoder"],
+            "blocks.0.ln2.hook_normalized",
+            "0-my-transcoder",
+            {"hook_name_out": "blocks.0.hook_mlp_out"},
+            {"d_out": 2304},
+        ),
+        "head": _write_v6_folder(
+            root / "v6-head-sae", W_dec["head"], "blocks.0.attn.hook_z", "0-my-head3", {"hook_head_index": HEAD}
+        ),
+    }
+    folder_sae = folders["folder"]
     sets_file = root / "planted_sets.toml"
     sets_file.write_text(
         "".join(f"[sets.planted_{kind}]\nwords = {json.dumps(list(group))}\n\n" for kind, group in GROUPS.items())
     )
-    return PlantedHub(hf_home, sets_file, folder_sae, W_dec)
+    return PlantedHub(hf_home, sets_file, folder_sae, W_dec, folders)
 
 
-def _write_v6_folder(folder: Path, W_dec: np.ndarray) -> None:
-    """A SAELens v6 folder: model and hook under ``metadata``."""
+def _write_v6_folder(
+    folder: Path,
+    W_dec: np.ndarray,
+    hook_name: str,
+    neuronpedia_sae: str,
+    metadata: dict | None = None,
+    cfg_extra: dict | None = None,
+) -> Path:
+    """A SAELens v6 folder: model and hook under ``metadata``; d_in is what the encoder reads (the
+    decoder's width, except for the transcoder, whose d_out is given)."""
     from safetensors.numpy import save_file
 
     folder.mkdir(parents=True)
+    d_in = 2304 if cfg_extra and "d_out" in cfg_extra else W_dec.shape[1]
     cfg = {
-        "d_in": 2304,
+        "d_in": d_in,
         "d_sae": D_SAE,
         "dtype": "float32",
         "architecture": "standard",
@@ -174,18 +214,24 @@ def _write_v6_folder(folder: Path, W_dec: np.ndarray) -> None:
         "normalize_activations": "none",
         "metadata": {
             "model_name": GEMMA,
-            "hook_name": "blocks.0.hook_resid_pre",
+            "hook_name": hook_name,
             "hook_head_index": None,
             "sae_lens_version": "6.5.0",
-            "neuronpedia_id": "gemma-2-2b/0-my-res",
-        },
-    }
+            "neuronpedia_id": f"gemma-2-2b/{neuronpedia_sae}",
+        }
+        | (metadata or {}),
+    } | (cfg_extra or {})
     (folder / "cfg.json").write_text(json.dumps(cfg))
     save_file(
-        {"W_dec": W_dec, "W_enc": np.ascontiguousarray(W_dec.T), "b_dec": np.zeros(2304, np.float32)},
+        {
+            "W_dec": W_dec,
+            "W_enc": np.zeros((d_in, D_SAE), np.float32),
+            "b_dec": np.zeros(W_dec.shape[1], np.float32),
+        },
         str(folder / "sae_weights.safetensors"),
     )
     save_file({"sparsity": np.linspace(-6, -1, D_SAE).astype(np.float32)}, str(folder / "sparsity.safetensors"))
+    return folder
 
 
 OPTIONS = ["--device", "cpu", "--null-directions", "256", "--null-holdout", "0", "--top-k", "5"]
@@ -214,8 +260,16 @@ def catalog_db(planted_hub: PlantedHub, tmp_path_factory: pytest.TempPathFactory
         for kind in ("res", "mlp", "att", "embed"):
             release, sae_id, _ = GEMMA_SAES[kind]
             assert main(["run", "--db", str(db), "--release", release, "--sae-id", sae_id] + sets + OPTIONS) == 0
-        folder = ["--sae-dir", str(planted_hub.folder_sae), "--model", "google/gemma-2-2b", "--model-name", GEMMA]
-        assert main(["run", "--db", str(db), *folder, "--release-name", "mine"] + sets + OPTIONS) == 0
+        for kind in ("folder", "transcoder", "head"):
+            folder = [
+                "--sae-dir",
+                str(planted_hub.folders[kind]),
+                "--model",
+                "google/gemma-2-2b",
+                "--model-name",
+                GEMMA,
+            ]
+            assert main(["run", "--db", str(db), *folder, "--release-name", "mine"] + sets + OPTIONS) == 0
         llama = ["--release", "llama_scope_lxr_8x", "--sae-id", "l0r_8x"]
         assert main(["run", "--db", str(db), *llama] + sets + OPTIONS) == 0
     return db
@@ -223,6 +277,7 @@ def catalog_db(planted_hub: PlantedHub, tmp_path_factory: pytest.TempPathFactory
 
 SAE_ID_OF = {kind: f"{release}/{sae_id}" for kind, (release, sae_id, _) in GEMMA_SAES.items()}
 SAE_ID_OF |= {"folder": "mine/v6-folder-sae", "llama": "llama_scope_lxr_8x/l0r_8x"}
+SAE_ID_OF |= {"transcoder": "mine/v6-transcoder", "head": "mine/v6-head-sae"}
 
 
 @pytest.mark.parametrize("kind", list(GROUPS))
@@ -247,7 +302,18 @@ def test_hook_kinds_mappings_and_order_are_stored(catalog_db):
             {"m": GEMMA},
         ).fetchall()
     by_id = {row[0]: row[1:] for row in rows}
-    assert [row[0] for row in rows] == [SAE_ID_OF[k] for k in ("embed", "folder", "att", "mlp", "res")]
+    order = ("embed", "folder", "att", "head", "mlp", "transcoder", "res")
+    assert [row[0] for row in rows] == [SAE_ID_OF[k] for k in order]
+    assert by_id[SAE_ID_OF["head"]][1:6] == (
+        "blocks.0.attn.hook_z",
+        "attn_z",
+        f"W_dec [{D_SAE}, 256] · W_O[head {HEAD}] @ W_U",
+        2,
+        256,
+    )
+    # a transcoder reads the MLP's input and sits where it writes, at hook_mlp_out
+    assert by_id[SAE_ID_OF["transcoder"]][1:5] == ("blocks.0.ln2.hook_normalized", "transcoder", "W_dec @ W_U", 4)
+    assert by_id[SAE_ID_OF["mlp"]][4] == 4
     assert by_id[SAE_ID_OF["att"]] == (
         GEMMA,
         "blocks.0.attn.hook_z",
@@ -284,6 +350,14 @@ def test_stored_decoders_are_the_mapped_rows_and_fingerprints_the_raw_ones(catal
     W_O = load_model(str(next(gemma.iterdir())), GEMMA, W_O_layers=[0]).W_O[0].numpy()
     expected = np.einsum("hd,hdm->m", planted_hub.W_dec["att"][PLANTED["att"]].reshape(8, 256), W_O)
     np.testing.assert_allclose(vec, expected, rtol=1e-4, atol=1e-5)
+    with duckdb.connect(str(catalog_db), read_only=True) as con:
+        head_vec = np.array(
+            con.execute(
+                "SELECT vec FROM decoder WHERE sae_id = $s AND feature = $f",
+                {"s": SAE_ID_OF["head"], "f": PLANTED["head"]},
+            ).fetchone()[0]
+        )
+    np.testing.assert_allclose(head_vec, planted_hub.W_dec["head"][PLANTED["head"]] @ W_O[HEAD], rtol=1e-4, atol=1e-5)
     for kind in ("res", "mlp", "att"):
         assert fingerprints[SAE_ID_OF[kind]] == hashlib.sha256(planted_hub.W_dec[kind].tobytes()).hexdigest()
 
@@ -325,8 +399,10 @@ def test_neuronpedia_links_and_quick_lists_take_the_model_from_the_id(catalog_db
 
 def test_saes_query_lists_a_model_in_residual_stream_order(catalog_db):
     saes = Catalog(catalog_db).run("saes", model=GEMMA).frame
-    assert list(saes["sae_id"]) == [SAE_ID_OF[k] for k in ("embed", "folder", "att", "mlp", "res")]
-    assert list(saes["hook_kind"]) == ["embed", "resid_pre", "attn_z", "mlp_out", "resid_post"]
+    order = ("embed", "folder", "att", "head", "mlp", "transcoder", "res")
+    assert list(saes["sae_id"]) == [SAE_ID_OF[k] for k in order]
+    kinds = ["embed", "resid_pre", "attn_z", "attn_z", "mlp_out", "transcoder", "resid_post"]
+    assert list(saes["hook_kind"]) == kinds
 
 
 def test_make_ingest_of_a_release_runs_as_the_readme_says_from_the_hf_cache_offline(planted_hub, tmp_path):
