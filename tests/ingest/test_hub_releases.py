@@ -339,24 +339,20 @@ def test_stored_decoders_are_the_mapped_rows_and_fingerprints_the_raw_ones(catal
     from ingest.sources.model import load_model
 
     with duckdb.connect(str(catalog_db), read_only=True) as con:
-        vec = np.array(
-            con.execute(
-                "SELECT vec FROM decoder WHERE sae_id = $s AND feature = $f",
-                {"s": SAE_ID_OF["att"], "f": PLANTED["att"]},
-            ).fetchone()[0]
+        vec, head_vec = (
+            np.array(
+                con.execute(
+                    "SELECT vec FROM decoder WHERE sae_id = $s AND feature = $f",
+                    {"s": SAE_ID_OF[kind], "f": PLANTED[kind]},
+                ).fetchone()[0]
+            )
+            for kind in ("att", "head")
         )
         fingerprints = dict(con.execute("SELECT sae_id, weights_fingerprint FROM saes").fetchall())
     gemma = planted_hub.hf_home / "hub" / "models--google--gemma-2-2b" / "snapshots"
     W_O = load_model(str(next(gemma.iterdir())), GEMMA, W_O_layers=[0]).W_O[0].numpy()
     expected = np.einsum("hd,hdm->m", planted_hub.W_dec["att"][PLANTED["att"]].reshape(8, 256), W_O)
     np.testing.assert_allclose(vec, expected, rtol=1e-4, atol=1e-5)
-    with duckdb.connect(str(catalog_db), read_only=True) as con:
-        head_vec = np.array(
-            con.execute(
-                "SELECT vec FROM decoder WHERE sae_id = $s AND feature = $f",
-                {"s": SAE_ID_OF["head"], "f": PLANTED["head"]},
-            ).fetchone()[0]
-        )
     np.testing.assert_allclose(head_vec, planted_hub.W_dec["head"][PLANTED["head"]] @ W_O[HEAD], rtol=1e-4, atol=1e-5)
     for kind in ("res", "mlp", "att"):
         assert fingerprints[SAE_ID_OF[kind]] == hashlib.sha256(planted_hub.W_dec[kind].tobytes()).hexdigest()
