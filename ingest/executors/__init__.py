@@ -6,7 +6,8 @@ catalog already holds, and hands the rest to an executor as ``SaeJob``s. The exe
 catalog has a single writer whatever computes, so DuckDB stays single-writer and readers keep
 browsing during the run.
 
-- ``local`` (the default): the driver's process computes the SAEs one after another.
+- ``local`` (the default): the driver's process computes the SAEs one after another (on a GPU the
+  next one while the driver writes the one before).
 - ``ray``: each SAE is a Ray task (an SAE wider than ``--split-features`` is split into feature-range
   tasks merged by one more task); the unembedding is put into the object store once. Ray is an
   optional extra, imported only here and only when asked for.

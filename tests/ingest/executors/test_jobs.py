@@ -3,10 +3,13 @@ boundaries, a job refuses weights other than those validated, and the local path
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import subprocess
 import sys
+import threading
 import types
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +34,7 @@ from ingest.executors.jobs import (
     merge_analyses,
     split_alignment,
 )
+from ingest.executors.local import LocalExecutor
 from ingest.executors.ray_executor import RayExecutor, check_reachable, require_ray
 from ingest.pipeline import SaePipeline
 from ingest.runner import SaeSource, load_source, sae_record
@@ -222,3 +226,65 @@ def test_a_listening_ray_address_is_handed_to_ray():
         assert RayExecutor(address=address, device="cpu", chunk_size=None, split_features=None)._connect(fake_ray)
         assert joined == [address]
     check_reachable("auto")  # Ray's own discovery: not checked here
+
+
+def _jobs_of(folder_root, seeds: list[int]) -> list[SaeJob]:
+    jobs = []
+    for seed in seeds:
+        folder = folder_root / f"sae{seed}" / "blocks.0.hook_resid_pre"
+        write_sae_folder(folder, random_decoder(D_SAE, D_MODEL, seed=seed), old_cfg(D_MODEL, D_SAE))
+        source = SaeSource(f"r{seed}", folder.name, None, FolderSae(folder))
+        sae = load_source(source)
+        jobs.append(SaeJob(sae_record(source, sae, "m", "run"), partial(load_source, source), sae.fingerprint))
+    return jobs
+
+
+def test_the_overlapped_local_executor_yields_what_the_serial_one_does_in_order(setup, tmp_path):
+    pipeline, W_U, _ = setup
+    jobs = _jobs_of(tmp_path, [11, 12, 13])
+    serial = list(LocalExecutor(overlap=False).results(jobs, pipeline, W_U))
+    loading = {job.record.sae_id: threading.Event() for job in jobs}
+    signalling = [SaeJob(j.record, partial(_signalled_load, j, loading), j.fingerprint) for j in jobs]
+    overlapped = []
+    for record, rows in LocalExecutor(overlap=True).results(signalling, pipeline, W_U):
+        overlapped.append((record, rows))
+        if len(overlapped) < len(jobs):  # while the caller holds (writes) this SAE, the next one starts
+            assert loading[jobs[len(overlapped)].record.sae_id].wait(timeout=60)
+    assert [record.sae_id for record, _ in overlapped] == [job.record.sae_id for job in jobs]
+    for (record_a, rows_a), (record_b, rows_b) in zip(serial, overlapped, strict=True):
+        assert record_a.sae_id == record_b.sae_id
+        assert_tables_identical(rows_a, rows_b)
+    assert not any(thread.name.startswith("compute") for thread in threading.enumerate())
+
+
+def test_the_local_executor_overlaps_on_cuda_only_by_default(setup):
+    pipeline, _, _ = setup
+    assert LocalExecutor().overlap is None
+    assert not LocalExecutor()._overlaps(pipeline)
+    assert LocalExecutor()._overlaps(dataclasses.replace(pipeline, device=torch.device("cuda")))
+
+
+def test_the_overlapped_executor_raises_a_jobs_error_in_its_turn_and_stops_when_closed(setup, tmp_path):
+    pipeline, W_U, _ = setup
+    good = _jobs_of(tmp_path, [21, 22, 23])
+    broken = SaeJob(good[1].record, good[1].load, "0" * 64)  # refused: not the weights validated
+    results = LocalExecutor(overlap=True).results([good[0], broken, good[2]], pipeline, W_U)
+    assert next(results)[0].sae_id == good[0].record.sae_id
+    with pytest.raises(IngestInputError, match="changed after the run validated it"):
+        next(results)
+    started: list[str] = []
+    counting = [SaeJob(j.record, partial(_counted_load, j, started), j.fingerprint) for j in good]
+    early = LocalExecutor(overlap=True).results(counting, pipeline, W_U)
+    next(early)
+    early.close()  # the writer failed: the job in flight finishes, no other starts
+    assert started == [good[0].record.sae_id, good[1].record.sae_id]
+
+
+def _signalled_load(job: SaeJob, loading: dict[str, threading.Event]):
+    loading[job.record.sae_id].set()
+    return job.load()
+
+
+def _counted_load(job: SaeJob, started: list[str]):
+    started.append(job.record.sae_id)
+    return job.load()
