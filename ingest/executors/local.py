@@ -8,7 +8,7 @@ keeps every core busy, so the overlap would gain little and hold two SAEs' rows 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import closing
 
@@ -28,7 +28,7 @@ class LocalExecutor:
         self.overlap = overlap
 
     def results(self, jobs: Sequence[SaeJob], pipeline: SaePipeline, W_U: torch.Tensor) -> Iterator[SaeResult]:
-        computed = (
+        computed: Generator[SaeResult, None, None] = (
             overlapped(jobs, pipeline, W_U)
             if self._overlaps(pipeline)
             else (compute_whole(job, pipeline, W_U) for job in jobs)
@@ -43,7 +43,7 @@ class LocalExecutor:
         return pipeline.device.type == "cuda" if self.overlap is None else self.overlap
 
 
-def overlapped(jobs: Sequence[SaeJob], pipeline: SaePipeline, W_U: torch.Tensor) -> Iterator[SaeResult]:
+def overlapped(jobs: Sequence[SaeJob], pipeline: SaePipeline, W_U: torch.Tensor) -> Generator[SaeResult, None, None]:
     """``compute_whole`` of each job in order, in one thread, the next job started before this one is
     yielded. An error of a job surfaces when its turn comes, after every job before it was yielded;
     closed early (the writer failed), it waits for the job in flight and starts no other."""
