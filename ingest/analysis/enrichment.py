@@ -75,6 +75,7 @@ __all__ = ["SetIndex", "SetScorer", "enrichment_scores", "finish_sides", "ks_p_v
 TORCH_BATCH_ELEMENTS_CPU = 1 << 24
 TORCH_BATCH_ELEMENTS_GPU_MAX = 1 << 28
 BYTES_PER_BATCH_ELEMENT = 64
+INT32_KEY_LIMIT = 2**31  # set x V + position sort keys below this are sorted as int32
 
 
 def _torch_batch_elements(device: torch.device) -> int:
@@ -317,7 +318,7 @@ def _device_index(index: SetIndex, device: torch.device) -> dict[str, torch.Tens
         if n_sets * lift + V * V >= 2**62:
             raise ValueError(f"{n_sets} sets over {V} tokens overflow the torch path's int64 sums; use backend='numpy'")
         seg = np.repeat(np.arange(n_sets, dtype=np.int64), index.walk_sizes)
-        key_dtype = np.int32 if n_sets * V < 2**31 else np.int64
+        key_dtype = np.int32 if n_sets * V < INT32_KEY_LIMIT else np.int64
         t = lambda a, dtype=np.int64: torch.as_tensor(np.asarray(a, dtype=dtype), device=device)  # noqa: E731
         per_index[str(device)] = {
             "member_ids": t(index.member_ids),

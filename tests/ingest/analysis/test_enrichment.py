@@ -3,6 +3,7 @@ kstwo, and the notebook baseline (benchmarks.enrichment_baseline)."""
 
 from __future__ import annotations
 
+import weakref
 from fractions import Fraction
 
 import numpy as np
@@ -135,7 +136,10 @@ def test_tie_paths_agree_with_ks_2samp_at_larger_vocab(backend, monkeypatch):
     assert d[2].eq(0).all() and direction[2].eq(-1).all()
 
 
-def test_backends_identical_and_minus_zero_ties_zero():
+@pytest.mark.parametrize("key_limit", [enrichment.INT32_KEY_LIMIT, 0])  # int32 keys, and int64 ones
+def test_backends_identical_and_minus_zero_ties_zero(key_limit, monkeypatch):
+    monkeypatch.setattr(enrichment, "INT32_KEY_LIMIT", key_limit)
+    monkeypatch.setattr(enrichment, "_DEVICE_ARRAYS", weakref.WeakKeyDictionary())
     rng = np.random.default_rng(3)
     V = 5000
     logits = rng.standard_normal((6, V)).astype(np.float32)
@@ -149,6 +153,8 @@ def test_backends_identical_and_minus_zero_ties_zero():
     d_t, dir_t = enrichment_scores(torch.from_numpy(logits), index, backend="torch", max_elements=V)
     assert torch.equal(d_np, d_t) and torch.equal(dir_np, dir_t)
     assert d_np.dtype == torch.float64 and dir_np.dtype == torch.int8
+    key_dtype = enrichment._device_index(index, torch.device("cpu"))["key_offset"].dtype
+    assert key_dtype == (torch.int32 if key_limit else torch.int64)
     for s in (3, 6):
         top, bottom = ks_oracle(logits[0], sets[s])
         assert d_np[0, s].item() == float(max(top, bottom))
