@@ -56,7 +56,7 @@ WITH sae_rows AS (
     WHERE (:min_score IS NULL OR -ln(1 - sc.d::DOUBLE) >= :min_score)
       AND (:set_direction IS NULL OR sc.direction = :set_direction)
 ), ranked AS (
-    -- The first :limit rows by a top-n sort, then numbered: much cheaper than a window over every
+    -- The first rows (as many as the limit) by a top-n sort, then numbered: much cheaper than a window over every
     -- matching feature (2.1 M in a Gemma Scope catalog).
     SELECT *, row_number() OVER (ORDER BY sort_value DESC NULLS LAST, sae_order, feature) AS row_rank
     FROM (SELECT * FROM scored ORDER BY sort_value DESC NULLS LAST, sae_order, feature LIMIT :limit)
