@@ -178,13 +178,12 @@ def write_sae(con: duckdb.DuckDBPyConnection, record: SaeRecord, tables: Mapping
 
 def sae_key_for(con: duckdb.DuckDBPyConnection, sae_id: str) -> int:
     """The stored SAE's `sae_key`, or the next free one for an SAE not yet in the catalog."""
-    row = con.execute(
+    rows = con.execute(
         "SELECT coalesce((SELECT max(sae_key) FROM saes WHERE sae_id = $sae_id),"
         " (SELECT coalesce(max(sae_key), 0) + 1 FROM saes))",
         {"sae_id": sae_id},
-    ).fetchone()
-    assert row is not None  # a scalar select always returns one row
-    return int(row[0])
+    ).fetchall()  # every row fetched: DuckDB 2 refuses the next statement while a result is unfinished
+    return int(rows[0][0])
 
 
 @cache

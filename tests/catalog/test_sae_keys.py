@@ -158,7 +158,7 @@ def test_migration_numbers_saes_by_model_layer_width_and_id(migrated):
     path, _ = migrated
     con = duckdb.connect(str(path), read_only=True)
     keys = dict(con.execute("SELECT sae_id, sae_key FROM saes").fetchall())
-    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == schema.SCHEMA_VERSION
+    assert con.execute("SELECT max(version) FROM schema_migrations").fetchall()[0][0] == schema.SCHEMA_VERSION
     con.close()
     by_layer_width_id = sorted([*SAES, EMPTY_SAE], key=lambda s: (s[1], s[2], s[0]))
     assert keys == {sae[0]: key for key, sae in enumerate(by_layer_width_id, start=1)}
@@ -172,7 +172,7 @@ def test_migration_copies_the_key_onto_every_row(migrated, table):
         f"SELECT t.sae_id, t.sae_key, s.sae_key AS saes_key, count(*) AS n FROM {table} AS t"
         " JOIN saes AS s ON s.sae_id = t.sae_id GROUP BY ALL ORDER BY 1"
     ).fetchall()
-    total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    total = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     con.close()
     per_feature = {"features": 1, "feature_tokens": 2, "enrichment": 1}[table]
     assert [(sae, n) for sae, _, _, n in rows] == sorted((s, len(f) * per_feature) for s, f in written.items())
@@ -249,7 +249,7 @@ def test_write_sae_numbers_new_saes_keeps_a_rewritten_ones_key_and_replaces_its_
             "SELECT count(*) FROM (SELECT sae_id, sae_key FROM features UNION ALL SELECT sae_id, sae_key"
             " FROM feature_tokens UNION ALL SELECT sae_id, sae_key FROM enrichment) AS t"
             " JOIN saes AS s USING (sae_id) WHERE t.sae_key IS DISTINCT FROM s.sae_key"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         summary = con.execute("SELECT * FROM sae_feature_summary").df().set_index("sae_id")
     finally:
         con.close()

@@ -63,9 +63,9 @@ def key_mismatches(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
         if con.execute(
             f"SELECT count(*) FROM {table} AS t LEFT JOIN saes AS s ON s.sae_id = t.sae_id"
             " WHERE t.sae_key IS DISTINCT FROM s.sae_key"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     ]
-    if con.execute("SELECT count(DISTINCT sae_key) <> count(*) FROM saes").fetchone()[0]:
+    if con.execute("SELECT count(DISTINCT sae_key) <> count(*) FROM saes").fetchall()[0][0]:
         found.append(f"{path.name}: saes.sae_key is not unique")
     return found
 
