@@ -67,6 +67,8 @@ WITH sae_rows AS (
     JOIN feature_tokens AS ft ON ft.sae_key = r.sae_key AND ft.feature = r.feature AND ft.direction = 'top'
     JOIN tokens AS t ON t.model_name = s.model_name AND t.token_id = ft.token_id
     WHERE r.row_rank <= :with_tokens
+      -- the SAEs as a list: DuckDB checks each key (up to 50) against a row group's min/max
+      AND ft.sae_key IN (SELECT sae_key FROM ranked WHERE row_rank <= :with_tokens)
     GROUP BY r.sae_key, r.feature
 )
 SELECT s.sae_id, s.layer, r.feature, r.skewness, r.kurtosis, r.std, r.log10_density, r.is_dead,

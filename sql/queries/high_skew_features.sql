@@ -23,6 +23,9 @@ WITH picked AS (
     FROM picked AS p
     JOIN feature_tokens AS ft ON ft.sae_key = p.sae_key AND ft.feature = p.feature
     JOIN tokens AS t ON t.model_name = p.model_name AND t.token_id = ft.token_id
+    -- the picked SAEs as a list: DuckDB checks each key against a row group's min/max (up to 50 keys),
+    -- where the join alone would only pass the range between the smallest and the largest key
+    WHERE ft.sae_key IN (SELECT DISTINCT sae_key FROM picked)
     GROUP BY p.sae_id, p.feature
 )
 SELECT p.sae_id, p.layer, p.feature, p.skewness, p.kurtosis, p.std, p.log10_density,

@@ -20,6 +20,7 @@ WITH chosen AS (
     -- on the integer sae_key (schema v6): zone maps skip other SAEs' row groups (sae_id's string statistics cannot)
     JOIN feature_tokens AS ft ON ft.sae_key = c.sae_key AND ft.feature = c.feature
     JOIN tokens AS t ON t.model_name = c.model_name AND t.token_id = ft.token_id
+    WHERE ft.sae_key IN (SELECT DISTINCT sae_key FROM chosen)  -- a list of keys skips more than their range
     GROUP BY c.sae_id, c.feature
 )
 SELECT split_part(c.neuronpedia_id, '/', 1) AS "modelId",
