@@ -45,7 +45,7 @@ WITH sae_rows AS (
     FROM enrichment AS e
     WHERE e.set_id IN (SELECT set_id FROM token_sets WHERE name = :token_set)
       AND e.sae_key IN (SELECT sae_key FROM sae_rows)
-), scored AS (
+), scored AS NOT MATERIALIZED (
     SELECT c.*, sc.d::DOUBLE AS set_d, -ln(1 - sc.d::DOUBLE) AS set_score, sc.direction AS set_direction,
            sc.p_calibrated AS set_p_calibrated, sc.q_value AS set_q_value,
            CASE :order_by WHEN 'skewness' THEN c.skewness WHEN 'kurtosis' THEN c.kurtosis
@@ -55,11 +55,22 @@ WITH sae_rows AS (
     LEFT JOIN set_scores AS sc ON sc.sae_key = c.sae_key AND sc.feature = c.feature
     WHERE (:min_score IS NULL OR -ln(1 - sc.d::DOUBLE) >= :min_score)
       AND (:set_direction IS NULL OR sc.direction = :set_direction)
+), cutoff AS (
+    -- The limit-th largest sort value (NULL when fewer rows have one: then every row is kept). Every row
+    -- among the first ones has a value at least this, so sorting only those gives the same first rows;
+    -- max(x, n) keeps the n largest while scanning, much cheaper than sorting 2.1 M rows.
+    SELECT CASE WHEN count(sort_value) >= :limit THEN list_min(max(sort_value, :limit)) END AS least_kept
+    FROM scored
 ), ranked AS (
-    -- The first rows (as many as the limit) by a top-n sort, then numbered: much cheaper than a window over every
+    -- The first rows (as many as the limit) in order, then numbered: far cheaper than a window over every
     -- matching feature (2.1 M in a Gemma Scope catalog).
     SELECT *, row_number() OVER (ORDER BY sort_value DESC NULLS LAST, sae_order, feature) AS row_rank
-    FROM (SELECT * FROM scored ORDER BY sort_value DESC NULLS LAST, sae_order, feature LIMIT :limit)
+    FROM (
+        SELECT * FROM scored
+        WHERE sort_value >= (SELECT least_kept FROM cutoff) OR (SELECT least_kept FROM cutoff) IS NULL
+        ORDER BY sort_value DESC NULLS LAST, sae_order, feature
+        LIMIT :limit
+    )
 ), token_lists AS (
     SELECT r.sae_key, r.feature, list(t.token ORDER BY ft.rank) AS top_tokens
     FROM ranked AS r
