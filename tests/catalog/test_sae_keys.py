@@ -273,3 +273,22 @@ def test_deleting_an_sae_removes_its_summary(migrated, tmp_path):
     finally:
         con.close()
     assert left == sorted(s[0] for s in SAES if s[0] != SAES[1][0])
+
+
+def test_explore_cutoff_keeps_the_first_rows_when_the_limit_falls_among_ties(migrated):
+    # app_feature_filter sorts only rows at or above the limit-th largest value: with 9 features tied at
+    # skewness 1.5 (3 per SAE), every limit inside the tied group must still give the full order's first rows
+    path, written = migrated
+    frame = pd.concat(
+        [
+            pd.DataFrame({"sae_id": sae, "feature": t["feature"].to_numpy(), "v": t["skewness"].to_numpy()})
+            for sae, t in written.items()
+        ]
+    )
+    expected = frame.sort_values(["v", "sae_id", "feature"], ascending=[False, True, True])
+    first_tie = int(np.flatnonzero(expected["v"].to_numpy() == 1.5)[0])
+    for limit in (first_tie + 1, first_tie + 4, first_tie + 9):
+        result = run_query(path, "app_feature_filter", {"limit": limit, "with_tokens": 2}).frame
+        assert list(zip(result["sae_id"], result["feature"], strict=True)) == list(
+            zip(expected["sae_id"].head(limit), expected["feature"].head(limit), strict=True)
+        )
