@@ -33,3 +33,4 @@ SCHEMA_FILE = SQL_DIR / "schema.sql"
 VIEWS_FILE = SQL_DIR / "views.sql"
 QUERIES_DIR = SQL_DIR / "queries"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
+WRITES_DIR = SQL_DIR / "writes"  # statements the write path runs (catalog.store)

@@ -12,14 +12,21 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 import duckdb
 import pyarrow as pa
 
 from catalog.errors import CatalogError
+from catalog.paths import WRITES_DIR
 
 # Tables keyed by sae_id that make up one SAE's analysis, in the order they are written.
 SAE_TABLES = ("features", "decoder", "feature_tokens", "enrichment", "token_features", "enrichment_dropped")
+# Of those, the tables whose rows also carry saes.sae_key (schema v6): the ones queries join on a
+# handful of picked features, where an integer key lets DuckDB's zone maps skip other SAEs' row groups.
+KEYED_TABLES = frozenset({"features", "feature_tokens", "enrichment"})
+# Per-SAE summaries derived from its rows (schema v6), rebuilt whenever the SAE is written.
+SUMMARY_TABLES = ("sae_feature_summary",)
 
 # How an SAE's decoder vectors and enrichment pairs are stored (saes.decoder_storage, saes.enrichment_storage).
 DECODER_STORAGE = ("float32", "int16", "none")
@@ -86,12 +93,18 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def insert_rows(
-    con: duckdb.DuckDBPyConnection, table_name: str, rows: pa.Table, constants: Mapping[str, str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    table_name: str,
+    rows: pa.Table,
+    constants: Mapping[str, str | int] | None = None,
 ) -> None:
-    """Append `rows`, adding each of `constants` (e.g. sae_id) as a column of every row."""
+    """Append `rows`, adding each of `constants` (e.g. sae_id, sae_key) as a column of every row."""
     # table_name and the constants' names come from this module, never from a user; values are bound.
     constants = dict(constants or {})
-    extra = "".join(f"${name}::VARCHAR AS {name}, " for name in constants)
+    extra = "".join(
+        f"${name}::{'INTEGER' if isinstance(value, int) else 'VARCHAR'} AS {name}, "
+        for name, value in constants.items()
+    )
     con.register("incoming_rows", rows)
     try:
         con.execute(f"INSERT INTO {table_name} BY NAME SELECT {extra}* FROM incoming_rows", constants)
@@ -143,16 +156,39 @@ def write_model(con: duckdb.DuckDBPyConnection, model: ModelRecord, tokens: pa.T
 
 
 def write_sae(con: duckdb.DuckDBPyConnection, record: SaeRecord, tables: Mapping[str, pa.Table]) -> None:
-    """Replace everything stored for `record.sae_id` with the given rows, atomically."""
+    """Replace everything stored for `record.sae_id` with the given rows, atomically.
+
+    The SAE keeps its `sae_key` when it is written again (a new SAE gets the next free one), and its
+    row of `sae_feature_summary` is computed from the features just written."""
     unknown = set(tables) - set(SAE_TABLES)
     if unknown:
         raise ValueError(f"write_sae got tables {sorted(unknown)}; it writes only {SAE_TABLES}")
     with transaction(con):
+        sae_key = sae_key_for(con, record.sae_id)
         delete_sae_rows(con, record.sae_id)
-        insert_record(con, "saes", asdict(record))
+        insert_rows(con, "saes", pa.Table.from_pylist([asdict(record)]), {"sae_key": sae_key})
         for table_name in SAE_TABLES:
             if table_name in tables:
-                insert_rows(con, table_name, tables[table_name], {"sae_id": record.sae_id})
+                keys: dict[str, str | int] = {"sae_id": record.sae_id}
+                if table_name in KEYED_TABLES:
+                    keys["sae_key"] = sae_key
+                insert_rows(con, table_name, tables[table_name], keys)
+        con.execute(_summary_sql(), {"sae_id": record.sae_id})
+
+
+def sae_key_for(con: duckdb.DuckDBPyConnection, sae_id: str) -> int:
+    """The stored SAE's `sae_key`, or the next free one for an SAE not yet in the catalog."""
+    rows = con.execute(
+        "SELECT coalesce((SELECT max(sae_key) FROM saes WHERE sae_id = $sae_id),"
+        " (SELECT coalesce(max(sae_key), 0) + 1 FROM saes))",
+        {"sae_id": sae_id},
+    ).fetchall()  # every row fetched: DuckDB 2 refuses the next statement while a result is unfinished
+    return int(rows[0][0])
+
+
+@cache
+def _summary_sql() -> str:
+    return (WRITES_DIR / "sae_feature_summary.sql").read_text(encoding="utf-8")
 
 
 def write_enrichment(
@@ -161,9 +197,10 @@ def write_enrichment(
     """Replace one SAE's enrichment rows (after the token set library changed), atomically; ``dropped``
     are a compact SAE's `enrichment_dropped` rows."""
     with transaction(con):
+        sae_key = sae_key_for(con, sae_id)
         for table_name in ("enrichment", "enrichment_dropped"):
             con.execute(f"DELETE FROM {table_name} WHERE sae_id = $sae_id", {"sae_id": sae_id})
-        insert_rows(con, "enrichment", rows, {"sae_id": sae_id})
+        insert_rows(con, "enrichment", rows, {"sae_id": sae_id, "sae_key": sae_key})
         if dropped is not None:
             insert_rows(con, "enrichment_dropped", dropped, {"sae_id": sae_id})
 
@@ -194,7 +231,7 @@ def sae_storage(con: duckdb.DuckDBPyConnection, sae_id: str) -> SaeStorage:
 
 
 def delete_sae_rows(con: duckdb.DuckDBPyConnection, sae_id: str) -> None:
-    for table_name in (*SAE_TABLES, "saes"):
+    for table_name in (*SAE_TABLES, *SUMMARY_TABLES, "saes"):
         con.execute(f"DELETE FROM {table_name} WHERE sae_id = $sae_id", {"sae_id": sae_id})
 
 

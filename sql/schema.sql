@@ -1,5 +1,5 @@
 -- Logit-lens feature catalog schema.
--- schema_version: 5
+-- schema_version: 6
 --
 -- Applied idempotently by catalog.schema.apply_schema (every statement is IF NOT EXISTS) and recorded
 -- in schema_migrations. This file is always the latest full schema, for new catalogs; a catalog of an
@@ -84,7 +84,11 @@ CREATE TABLE IF NOT EXISTS saes (
     enrichment_top_sets INTEGER,             -- schema v5, compact: sets kept per feature, direction and size class (size < 5 or not)
     enrichment_top_features INTEGER,         -- schema v5, compact: features kept per set and direction
     enrichment_max_q    DOUBLE,              -- schema v5, compact: every pair with q_value <= this is kept too
-    token_index_k       INTEGER DEFAULT 0 -- schema v5: features per token and direction in token_features (0: none)
+    token_index_k       INTEGER DEFAULT 0, -- schema v5: features per token and direction in token_features (0: none)
+    -- schema v6: a small integer naming the SAE, unique in the catalog, copied into its rows of features,
+    -- feature_tokens and enrichment. Joins on it skip row groups: DuckDB's zone maps on a VARCHAR keep an
+    -- 8-byte prefix, and every sae_id of a release starts alike, so a filter on sae_id skips nothing.
+    sae_key             INTEGER
 );
 
 -- Moments over the vocabulary of W_dec[f] @ W_U (population form; kurtosis is not excess: Gaussian = 3),
@@ -106,6 +110,7 @@ CREATE TABLE IF NOT EXISTS features (
     logit_min      DOUBLE NOT NULL,      -- histogram range: 50 equal bins from logit_min to logit_max
     logit_max      DOUBLE NOT NULL,
     hist_counts    INTEGER[] NOT NULL,
+    sae_key        INTEGER,              -- schema v6: saes.sae_key (joins on it skip other SAEs' row groups)
     PRIMARY KEY (sae_id, feature)
 );
 
@@ -127,7 +132,8 @@ CREATE TABLE IF NOT EXISTS feature_tokens (
     direction VARCHAR NOT NULL,          -- 'top' (most promoted) or 'bottom' (most suppressed)
     rank      INTEGER NOT NULL,          -- 0 = most extreme
     token_id  INTEGER NOT NULL,
-    value     DOUBLE NOT NULL            -- the logit weight
+    value     DOUBLE NOT NULL,           -- the logit weight
+    sae_key   INTEGER                    -- schema v6: saes.sae_key; join on (sae_key, feature) to read few row groups
     -- unique on (sae_id, feature, direction, rank); no index, so that bulk writes stay fast
 );
 
@@ -185,7 +191,8 @@ CREATE TABLE IF NOT EXISTS enrichment (
     p_value   DOUBLE NOT NULL,           -- KS asymptotic, n_eff = k(V-k)/V: assumes exchangeable tokens
     p_null    DOUBLE NOT NULL,           -- against random directions through W_U: (1 + #null >= d) / (1 + N)
     q_value   DOUBLE NOT NULL,           -- Benjamini-Hochberg over p_calibrated within the SAE (over p_null before v3)
-    p_calibrated DOUBLE                  -- schema v3: p_null extended by the null's tail fit; NULL until rescored
+    p_calibrated DOUBLE,                 -- schema v3: p_null extended by the null's tail fit; NULL until rescored
+    sae_key   INTEGER                    -- schema v6: saes.sae_key
     -- unique on (sae_id, feature, set_id); no index (tens of millions of rows); each SAE's rows are
     -- written sorted by (set_id, feature), so that a filter on set_id skips other sets' blocks
 );
@@ -211,4 +218,20 @@ CREATE TABLE IF NOT EXISTS enrichment_dropped (
     set_id        INTEGER NOT NULL,
     n_dropped     INTEGER NOT NULL,      -- pairs of this set not kept
     d_dropped_max FLOAT                  -- NULL when none was dropped
+);
+
+-- Per-SAE summaries of its features (schema v6), written with the features (catalog.store.write_sae) so
+-- that the views sae_summary and layer_percentiles read one row per SAE instead of every feature. Each
+-- column is the aggregate those views computed over the SAE's rows of features, by the same SQL
+-- (catalog/sae_summaries.py); an SAE without features has no row.
+CREATE TABLE IF NOT EXISTS sae_feature_summary (
+    sae_id               VARCHAR PRIMARY KEY,
+    n_features           BIGINT NOT NULL,  -- count(*)
+    n_dead               BIGINT NOT NULL,  -- count(*) FILTER (WHERE is_dead)
+    median_log10_density DOUBLE,           -- median(log10_density); NULL without sparsity
+    -- quantile_cont(statistic, [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99]): linear interpolation
+    skewness_q           DOUBLE[] NOT NULL,
+    kurtosis_q           DOUBLE[] NOT NULL,
+    cos_skewness_q       DOUBLE[] NOT NULL,
+    cos_kurtosis_q       DOUBLE[] NOT NULL
 );

@@ -8,7 +8,7 @@
 
 -- Bump views_version whenever a view or macro here changes: a writer then replaces them, and a reader
 -- whose catalog holds an older version (or none) re-creates every one as TEMP for its connection.
-CREATE OR REPLACE VIEW catalog_views_version AS SELECT 5 AS views_version;
+CREATE OR REPLACE VIEW catalog_views_version AS SELECT 6 AS views_version;
 
 -- A feature's Neuronpedia page (docs/architecture.md, "Neuronpedia"): https://neuronpedia.org/{model}/{source}/{index},
 -- where saes.neuronpedia_id is '{model}/{source}'; NULL when the SAE has no Neuronpedia id.
@@ -27,16 +27,17 @@ CREATE OR REPLACE MACRO decoder_dot(vec, vec_i16, vec_scale, probe) AS
 
 -- One row per SAE: where it sits (hook_position orders a model's SAEs: embed, then each block's resid_pre,
 -- attention, resid_mid, MLP, resid_post), its Neuronpedia id, and how many of its features are dead.
+-- The counts come from sae_feature_summary (schema v6: written with the SAE's features), not a scan of
+-- features; an SAE without features has 0 features, 0 dead and a NULL median.
 CREATE OR REPLACE VIEW sae_summary AS
 SELECT s.sae_id, s.release, s.sae_name, s.model_name, s.hook_name, s.layer, s.d_in, s.d_sae,
        s.neuronpedia_id, s.has_sparsity, s.hook_kind, s.logit_mapping, s.hook_position,
        s.decoder_storage, s.enrichment_storage, s.token_index_k,
-       count(f.feature) AS n_features,
-       count(*) FILTER (WHERE f.is_dead) AS n_dead,
-       median(f.log10_density) AS median_log10_density
+       coalesce(fs.n_features, 0) AS n_features,
+       coalesce(fs.n_dead, 0) AS n_dead,
+       fs.median_log10_density
 FROM saes AS s
-LEFT JOIN features AS f ON f.sae_id = s.sae_id
-GROUP BY ALL;
+LEFT JOIN sae_feature_summary AS fs ON fs.sae_id = s.sae_id;
 
 -- One row per feature: its SAE, layer, Neuronpedia link, density and logit-weight moments.
 -- Cheap to filter: no token text (see feature_overview for that).
@@ -92,22 +93,15 @@ JOIN token_sets AS ts ON ts.set_id = n.set_id
 WHERE n.holdout_p IS NOT NULL;
 
 -- Percentiles (1, 5, 10, 25, 50, 75, 90, 95, 99) of each moment per SAE, i.e. per layer of a
--- release: the notebook's by-layer plots. Linear interpolation, as pandas' describe(). One pass
--- over features computes all four statistics; the UNION ALL only reshapes 4 x (number of SAEs) rows.
+-- release: the notebook's by-layer plots. Linear interpolation, as pandas' describe(). Read from
+-- sae_feature_summary (schema v6), where quantile_cont computed them over the SAE's features when they
+-- were written; the UNION ALL only reshapes 4 x (number of SAEs) rows.
 CREATE OR REPLACE VIEW layer_percentiles AS
-WITH per_sae AS (
-    SELECT sae_id, count(*) AS n,
-           quantile_cont(skewness, [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99]) AS skewness,
-           quantile_cont(kurtosis, [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99]) AS kurtosis,
-           quantile_cont(cos_skewness, [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99]) AS cos_skewness,
-           quantile_cont(cos_kurtosis, [0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99]) AS cos_kurtosis
-    FROM features
-    GROUP BY sae_id
-), long_form AS (
-    SELECT sae_id, n, 'skewness' AS statistic, skewness AS q FROM per_sae
-    UNION ALL SELECT sae_id, n, 'kurtosis', kurtosis FROM per_sae
-    UNION ALL SELECT sae_id, n, 'cos_skewness', cos_skewness FROM per_sae
-    UNION ALL SELECT sae_id, n, 'cos_kurtosis', cos_kurtosis FROM per_sae
+WITH long_form AS (
+    SELECT sae_id, n_features AS n, 'skewness' AS statistic, skewness_q AS q FROM sae_feature_summary
+    UNION ALL SELECT sae_id, n_features, 'kurtosis', kurtosis_q FROM sae_feature_summary
+    UNION ALL SELECT sae_id, n_features, 'cos_skewness', cos_skewness_q FROM sae_feature_summary
+    UNION ALL SELECT sae_id, n_features, 'cos_kurtosis', cos_kurtosis_q FROM sae_feature_summary
 )
 SELECT s.model_name, s.release, s.sae_id, s.hook_name, s.layer, lf.statistic, lf.n,
        lf.q[1] AS p01, lf.q[2] AS p05, lf.q[3] AS p10, lf.q[4] AS p25, lf.q[5] AS p50,

@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from catalog import store
 from catalog.connect import open_for_write
 from catalog.store import insert_rows, transaction
 
@@ -276,26 +277,27 @@ def write_sae(
         "enrichment": _enrichment_table(shape, set_ids, rng),
         "token_features": _token_features_table(shape, rng),
     }
-    with transaction(con):
-        con.execute(
-            "INSERT INTO saes (sae_id, release, sae_name, hook_name, layer, model_name, d_in, d_sae, neuronpedia_id,"
-            " source, weights_fingerprint, analysis_version, has_sparsity, cfg_json, run_id, token_index_k)"
-            " VALUES ($sae_id, $release, $name, $hook, $layer, $model, $d_in, $d_sae, $np,"
-            f" 'synthetic', 'synthetic', 1, true, '{{}}', 'bench', {TOKEN_INDEX_K})",
-            {
-                "sae_id": sae_id,
-                "release": RELEASE,
-                "name": hook_name,
-                "hook": hook_name,
-                "layer": layer,
-                "model": MODEL,
-                "d_in": shape.d_model,
-                "d_sae": shape.d_sae,
-                "np": neuronpedia_id,
-            },
-        )
-        for table_name, rows in tables.items():
-            insert_rows(con, table_name, rows, {"sae_id": sae_id})
+    record = store.SaeRecord(
+        sae_id=sae_id,
+        release=RELEASE,
+        sae_name=hook_name,
+        hook_name=hook_name,
+        layer=layer,
+        model_name=MODEL,
+        d_in=shape.d_model,
+        d_sae=shape.d_sae,
+        neuronpedia_id=neuronpedia_id,
+        source="synthetic",
+        weights_fingerprint="synthetic",
+        analysis_version=1,
+        has_sparsity=True,
+        cfg_json="{}",
+        run_id="bench",
+        seconds=0.0,
+        token_index_k=TOKEN_INDEX_K,
+    )
+    # the write path ingest uses: it also numbers the SAE (sae_key) and writes its feature summary
+    store.write_sae(con, record, tables)
 
 
 def build_bench_catalog(db_path: Path, shape: BenchShape = BenchShape(), log=sys.stderr) -> Path:

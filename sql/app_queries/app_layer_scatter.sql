@@ -4,27 +4,30 @@
 -- param: extremes INTEGER = 100  most skewed and most kurtotic features per SAE, always kept (at least 1)
 -- param: model MODEL = NULL  only SAEs of this model
 -- param: limit INTEGER = 100000  most rows to return
-WITH live AS (
-    SELECT f.sae_id, s.layer, s.hook_name, s.d_sae, f.feature, f.skewness, f.kurtosis, f.std,
-           f.cos_skewness, f.cos_kurtosis, f.cos_std, f.log10_density
+WITH sae_rows AS (
+    SELECT sae_key, sae_id, layer, hook_name, d_sae FROM saes WHERE :model IS NULL OR model_name = :model
+), live AS NOT MATERIALIZED (
+    -- Numbers only (SAE strings are joined to the kept rows at the end), and read once per use rather
+    -- than buffered: a scan of features' numeric columns costs less than holding 2 M rows.
+    SELECT f.sae_key, f.feature, f.skewness, f.kurtosis, f.std, f.cos_skewness, f.cos_kurtosis, f.cos_std,
+           f.log10_density,
+           -- A hash of (feature, SAE) is a sample that is the same on every run and differs between SAEs.
+           hash(f.feature, s.sae_id) % 1000000 < 1000000.0 * :per_sae / s.d_sae AS sampled
     FROM features AS f
-    JOIN saes AS s ON s.sae_id = f.sae_id
+    JOIN sae_rows AS s ON s.sae_key = f.sae_key
     WHERE NOT coalesce(f.is_dead, false)
-      AND (:model IS NULL OR s.model_name = :model)
 ), extremes AS (
     -- max_by(.., n) keeps the n largest while scanning; a window per SAE would sort every feature.
-    SELECT sae_id, unnest(list_concat(max_by(feature, skewness, :extremes), max_by(feature, kurtosis, :extremes))) AS feature
+    SELECT DISTINCT sae_key,
+           unnest(list_concat(max_by(feature, skewness, :extremes), max_by(feature, kurtosis, :extremes))) AS feature
     FROM live
-    GROUP BY sae_id
-), kept AS (
-    -- A hash of (feature, SAE) is a sample that is the same on every run and differs between SAEs.
-    SELECT sae_id, feature FROM live WHERE hash(feature, sae_id) % 1000000 < 1000000.0 * :per_sae / d_sae
-    UNION
-    SELECT sae_id, feature FROM extremes
+    GROUP BY sae_key
 )
-SELECT l.sae_id, l.layer, l.hook_name, l.feature, l.skewness, l.kurtosis, l.std,
+SELECT s.sae_id, s.layer, s.hook_name, l.feature, l.skewness, l.kurtosis, l.std,
        l.cos_skewness, l.cos_kurtosis, l.cos_std, l.log10_density
 FROM live AS l
-JOIN kept AS k ON k.sae_id = l.sae_id AND k.feature = l.feature
-ORDER BY l.layer, l.sae_id, l.feature
+JOIN sae_rows AS s ON s.sae_key = l.sae_key
+LEFT JOIN extremes AS x ON x.sae_key = l.sae_key AND x.feature = l.feature
+WHERE l.sampled OR x.feature IS NOT NULL
+ORDER BY s.layer, s.sae_id, l.feature
 LIMIT :limit

@@ -2,9 +2,10 @@
 -- description: The models in the catalog with their provenance (source, weight processing, W_U fingerprint, the run that wrote them) and how many tokens, SAEs, features and token sets each has.
 -- param: limit INTEGER = 1000  most rows to return
 WITH sae_counts AS (
-    SELECT s.model_name, count(DISTINCT s.sae_id) AS n_saes, count(f.feature) AS n_features
+    -- feature counts from the per-SAE summaries (schema v6), not a scan of every feature
+    SELECT s.model_name, count(DISTINCT s.sae_id) AS n_saes, coalesce(sum(fs.n_features), 0)::BIGINT AS n_features
     FROM saes AS s
-    LEFT JOIN features AS f ON f.sae_id = s.sae_id
+    LEFT JOIN sae_feature_summary AS fs ON fs.sae_id = s.sae_id
     GROUP BY s.model_name
 ), set_counts AS (
     SELECT model_name, count(*) AS n_token_sets FROM token_sets GROUP BY model_name

@@ -24,7 +24,8 @@ WITH picked AS (
     SELECT r.sae_id, r.entry.feature AS feature, list(t.token ORDER BY ft.rank) AS top_tokens
     FROM (SELECT DISTINCT sae_id, entry FROM ranked) AS r
     JOIN saes AS s ON s.sae_id = r.sae_id
-    JOIN feature_tokens AS ft ON ft.sae_id = r.sae_id AND ft.feature = r.entry.feature AND ft.direction = 'top'
+    -- on the integer sae_key (schema v6): zone maps skip the SAEs none of the picked features belong to
+    JOIN feature_tokens AS ft ON ft.sae_key = s.sae_key AND ft.feature = r.entry.feature AND ft.direction = 'top'
     JOIN tokens AS t ON t.model_name = s.model_name AND t.token_id = ft.token_id
     GROUP BY r.sae_id, r.entry.feature
 )

@@ -5,10 +5,12 @@
 -- param: sae SAE = NULL  only this SAE (default: every SAE at that layer)
 -- param: limit INTEGER = 100  most rows to return
 WITH picked AS (
-    -- Rank on the narrow features table first; token text is looked up for the kept rows only.
-    SELECT f.sae_id, f.feature, s.model_name
+    -- Rank on the narrow features table first; token text is looked up for the kept rows only. Joins
+    -- on the integer sae_key (schema v6) let DuckDB skip the row groups of other layers' SAEs.
+    SELECT f.sae_id, f.sae_key, s.layer, f.feature, f.skewness, f.kurtosis, f.std, f.log10_density,
+           neuronpedia_url(s.neuronpedia_id, f.feature) AS neuronpedia_url, s.model_name
     FROM features AS f
-    JOIN saes AS s ON s.sae_id = f.sae_id
+    JOIN saes AS s ON s.sae_key = f.sae_key
     WHERE s.layer = :layer
       AND f.skewness > :min_skewness
       AND (:sae IS NULL OR f.sae_id = :sae)
@@ -19,13 +21,15 @@ WITH picked AS (
            list(t.token ORDER BY ft.rank) FILTER (WHERE ft.direction = 'top') AS top_tokens,
            list(t.token ORDER BY ft.rank) FILTER (WHERE ft.direction = 'bottom') AS bottom_tokens
     FROM picked AS p
-    JOIN feature_tokens AS ft ON ft.sae_id = p.sae_id AND ft.feature = p.feature
+    JOIN feature_tokens AS ft ON ft.sae_key = p.sae_key AND ft.feature = p.feature
     JOIN tokens AS t ON t.model_name = p.model_name AND t.token_id = ft.token_id
+    -- the picked SAEs as a list: DuckDB checks each key against a row group's min/max (up to 50 keys),
+    -- where the join alone would only pass the range between the smallest and the largest key
+    WHERE ft.sae_key IN (SELECT DISTINCT sae_key FROM picked)
     GROUP BY p.sae_id, p.feature
 )
-SELECT fs.sae_id, fs.layer, fs.feature, fs.skewness, fs.kurtosis, fs.std, fs.log10_density,
-       fs.neuronpedia_url, tl.top_tokens, tl.bottom_tokens
+SELECT p.sae_id, p.layer, p.feature, p.skewness, p.kurtosis, p.std, p.log10_density,
+       p.neuronpedia_url, tl.top_tokens, tl.bottom_tokens
 FROM picked AS p
-JOIN feature_stats AS fs ON fs.sae_id = p.sae_id AND fs.feature = p.feature
 LEFT JOIN token_lists AS tl ON tl.sae_id = p.sae_id AND tl.feature = p.feature
-ORDER BY fs.skewness DESC, fs.sae_id, fs.feature
+ORDER BY p.skewness DESC, p.sae_id, p.feature

@@ -4,7 +4,7 @@
 -- param: feature FEATURE = NULL  only this feature of the SAE
 -- param: limit INTEGER = 1000000  most rows to return
 WITH chosen AS (
-    SELECT f.sae_id, f.feature, s.model_name, s.neuronpedia_id, f.log10_density,
+    SELECT f.sae_id, f.sae_key, f.feature, s.model_name, s.neuronpedia_id, f.log10_density,
            f.logit_min, f.logit_max, f.hist_counts
     FROM features AS f
     JOIN saes AS s ON s.sae_id = f.sae_id
@@ -17,8 +17,10 @@ WITH chosen AS (
            list(t.token ORDER BY ft.rank) FILTER (WHERE ft.direction = 'bottom') AS neg_str,
            list(ft.value ORDER BY ft.rank) FILTER (WHERE ft.direction = 'bottom') AS neg_values
     FROM chosen AS c
-    JOIN feature_tokens AS ft ON ft.sae_id = c.sae_id AND ft.feature = c.feature
+    -- on the integer sae_key (schema v6): zone maps skip other SAEs' row groups (sae_id's string statistics cannot)
+    JOIN feature_tokens AS ft ON ft.sae_key = c.sae_key AND ft.feature = c.feature
     JOIN tokens AS t ON t.model_name = c.model_name AND t.token_id = ft.token_id
+    WHERE ft.sae_key IN (SELECT DISTINCT sae_key FROM chosen)  -- a list of keys skips more than their range
     GROUP BY c.sae_id, c.feature
 )
 SELECT split_part(c.neuronpedia_id, '/', 1) AS "modelId",

@@ -138,6 +138,21 @@ def test_feature_filter_by_enrichment_and_order(demo_db, tables):
     assert first["top_tokens"][0] == top[(top.sae_id == first.sae_id) & (top.feature == first.feature)].token.item()
 
 
+@pytest.mark.parametrize("order_by", ["skewness", "kurtosis", "std", "log10_density", "feature"])
+def test_feature_filter_keeps_the_first_rows_in_order_when_capped(demo_db, tables, order_by):
+    # the top-n of :limit rows must be the first rows of the full ordering: value descending, NULLs last,
+    # ties (every row for 'feature') by SAE id, then feature
+    f = tables("SELECT sae_id, feature, skewness, kurtosis, std, log10_density FROM features")
+    value = f[order_by] if order_by != "feature" else pd.Series(np.nan, index=f.index)
+    f = f.assign(has=value.notna(), value=value.fillna(0.0))
+    expected = f.sort_values(["has", "value", "sae_id", "feature"], ascending=[False, False, True, True]).head(7)
+    result = run_query(demo_db, "app_feature_filter", {"order_by": order_by, "limit": 7, "with_tokens": 3}).frame
+    assert list(zip(result["sae_id"], result["feature"], strict=True)) == list(
+        zip(expected["sae_id"], expected["feature"], strict=True)
+    )
+    assert result["top_tokens"].head(3).map(len).eq(10).all() and result["top_tokens"].iloc[3:].isna().all()
+
+
 def test_feature_filter_gives_top_tokens_to_the_first_rows_only(demo_db):
     result = run_query(demo_db, "app_feature_filter", {"with_tokens": 5}).frame
     assert result["top_tokens"].head(5).map(len).eq(10).all()

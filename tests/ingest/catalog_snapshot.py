@@ -20,6 +20,7 @@ BASE_TABLES = (
     "enrichment",
     "enrichment_dropped",
     "token_features",
+    "sae_feature_summary",
 )
 
 
