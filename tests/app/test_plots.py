@@ -141,3 +141,34 @@ def test_null_qq_draws_one_trace_per_family_and_the_diagonal():
     assert fig.layout.xaxis.type == fig.layout.yaxis.type == "log"
     two = plots.null_qq(pd.concat([qq, qq.assign(model_name="n")]))
     assert [t.name for t in two.data][:2] == ["letters · m", "regex · m"] and len(two.data) == 5
+
+
+def _moments(sae_ids: list[str]) -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    n = len(sae_ids)
+    return pd.DataFrame(
+        {
+            "skewness": rng.normal(size=n),
+            "kurtosis": np.exp(rng.normal(1, 0.2, n)),
+            "std": rng.uniform(size=n),
+            "feature": np.arange(n),
+            "sae_id": sae_ids,
+        }
+    )
+
+
+def test_moments_scatter_names_a_single_sae_once_and_several_per_point():
+    one = _moments(["gemma-scope-2b-pt-res-canonical/layer_12/width_16k/canonical"] * 300)
+    trace = plots.moments_scatter(one, "t").data[0]
+    assert trace.customdata is None
+    assert "sae_id=gemma-scope-2b-pt-res-canonical/layer_12/width_16k/canonical<br>" in trace.hovertemplate
+    np.testing.assert_array_equal(trace.x, one["skewness"].astype(np.float32))
+    np.testing.assert_array_equal(trace.hovertext, one["feature"])
+    several = _moments(["r/a", "r/<b>"] * 150)
+    trace = plots.moments_scatter(several, "t").data[0]
+    assert list(trace.customdata[:2, 0]) == ["r/a", "r/<b>"] and "sae_id=%{customdata[0]}" in trace.hovertemplate
+    assert "&lt;" not in trace.hovertemplate  # ids of several SAEs travel as data, not in the template
+    escaped = plots.moments_scatter(_moments(["r/<b>"] * 3), "t").data[0].hovertemplate
+    assert "sae_id=r/&lt;b&gt;<br>" in escaped
+    json_one = plots.moments_scatter(one, "t").to_json()
+    assert json_one.count("width_16k") == 1  # once, not once per point ("/" is escaped in JSON)
