@@ -161,7 +161,10 @@ def print_queries(db: Path, repeat: int, out=sys.stdout) -> int:
     print(f"\nqueries (median of {repeat}, end to end through run_query):", file=out)
     over = 0
     plan = scale_params(db)
-    extra = {"decoder_neighbours (layer)": ("decoder_neighbours", plan["decoder_neighbours"] | {"scope": "layer"})}
+    extra = {
+        f"decoder_neighbours ({scope})": ("decoder_neighbours", plan["decoder_neighbours"] | {"scope": scope})
+        for scope in ("layer", "model")
+    }
     runs = [(name, name, params) for name, params in plan.items()] + [(k, *v) for k, v in extra.items()]
     for label, name, params in runs:
         try:
@@ -180,7 +183,22 @@ def print_queries(db: Path, repeat: int, out=sys.stdout) -> int:
             f"  target {shown:>4} ms  {rows:>7} rows  {verdict}",
             file=out,
         )
+        if label == "decoder_neighbours (model)":
+            print(model_scan_projection(db, median_s), file=out)
     return over
+
+
+def model_scan_projection(db: Path, seconds: float) -> str:
+    """What ``decoder_neighbours`` across the model cost per stored vector, and so for every feature's."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        vectors, features = con.execute(
+            "SELECT (SELECT count(*) FROM decoder), (SELECT count(*) FROM features)"
+        ).fetchall()[0]
+    per_vector = seconds / max(vectors, 1)
+    return (
+        f"    (model scope: {vectors:,} stored vectors scanned, {per_vector * 1e6:.1f} us a vector; "
+        f"with all {features:,} features' vectors stored, about {per_vector * features:.1f} s)"
+    )
 
 
 def all_pairs_cost(args: argparse.Namespace, n_saes: int) -> None:
